@@ -1,0 +1,34 @@
+"""Every test runs offline in its own TWIN_HOME with no API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.httpserver import ScriptedServer, scripted_server
+
+SECRET_VARS = ("GEMINI_API_KEY", "OPENAI_API_KEY", "ELEVENLABS_API_KEY", "TWIN_API_HASH", "TWIN_API_ID",
+               "TWIN_DATABASE_URL", "GOOGLE_API_KEY")
+
+
+@pytest.fixture(autouse=True)
+def twin_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("TWIN_HOME", str(home))
+    for var in SECRET_VARS:
+        monkeypatch.delenv(var, raising=False)
+    import os
+
+    for var in list(os.environ):
+        if var.startswith("TWIN_") and var not in ("TWIN_HOME", "TWIN_TEST_DATABASE_URL"):
+            monkeypatch.delenv(var, raising=False)
+    return home
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with scripted_server() as s:
+        yield s

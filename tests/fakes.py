@@ -1,0 +1,224 @@
+"""Fakes for every seam: scripted input, recorded output. Assert on what they recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from twin.errors import ProviderError, TelegramError
+from twin.session.base import Action, Dialog
+from twin.types import Completion, HistoryMessage, Incoming, Me, Prompt, VoiceNote
+
+T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
+
+
+class FakeClock:
+    """Settable now. With auto=True a sleep advances time at once; else it waits for advance()."""
+
+    def __init__(self, start: datetime = T0, *, auto: bool = True) -> None:
+        self._now = start
+        self.auto = auto
+        self.slept: list[float] = []
+        self._waiters: list[tuple[datetime, asyncio.Future[None]]] = []
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = when
+        self._wake()
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        if self.auto:
+            self._now += timedelta(seconds=max(0.0, seconds))
+            await asyncio.sleep(0)
+            return
+        deadline = self._now + timedelta(seconds=max(0.0, seconds))
+        if deadline <= self._now:
+            await asyncio.sleep(0)
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((deadline, future))
+        await future
+
+    async def advance(self, seconds: float) -> None:
+        """Move time forward, waking sleepers in deadline order and letting them run."""
+        target = self._now + timedelta(seconds=seconds)
+        while True:
+            pending = sorted((d, f) for d, f in self._waiters if not f.done() and d <= target)
+            if not pending:
+                break
+            self._now = max(self._now, pending[0][0])
+            self._wake()
+            for _ in range(20):
+                await asyncio.sleep(0)
+        self._now = target
+        for _ in range(20):
+            await asyncio.sleep(0)
+
+    def _wake(self) -> None:
+        keep = []
+        for deadline, future in self._waiters:
+            if deadline <= self._now and not future.done():
+                future.set_result(None)
+            elif not future.done():
+                keep.append((deadline, future))
+        self._waiters = keep
+
+
+class FakeLLM:
+    """Scripted completions (text, None for empty, or an exception); records every prompt."""
+
+    provider = "fake"
+
+    def __init__(self, *replies: str | None | Exception, model: str = "fake-1", default: str | None = "ok") -> None:
+        self.model = model
+        self.script: list[str | None | Exception] = list(replies)
+        self.default = default
+        self.prompts: list[Prompt] = []
+
+    def enqueue(self, *replies: str | None | Exception) -> None:
+        self.script.extend(replies)
+
+    async def complete(self, prompt: Prompt) -> Completion:
+        self.prompts.append(prompt)
+        reply = self.script.pop(0) if self.script else self.default
+        if isinstance(reply, Exception):
+            raise reply
+        if reply is None:
+            return Completion(None, self.provider, self.model, reason="empty response")
+        return Completion(reply, self.provider, self.model,
+                          tokens_in=len(prompt.system) // 4, tokens_out=len(reply) // 4)
+
+
+def provider_500() -> ProviderError:
+    return ProviderError("fake provider: HTTP 500", retryable=True, status=500)
+
+
+@dataclass
+class Sent:
+    chat_id: int
+    text: str | None
+    random_id: int
+    message_id: int
+    reply_to: int | None = None
+    voice: VoiceNote | None = None
+
+
+@dataclass
+class FakeTelegram:
+    """Incoming messages pushed by the test; everything sent is recorded. Drops duplicate random_ids."""
+
+    me: Me = field(default_factory=lambda: Me(id=1000, name="Owner", username="owner"))
+    histories: dict[int, list[HistoryMessage]] = field(default_factory=dict)
+    dialog_list: list[Dialog] = field(default_factory=list)
+    media: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    sent: list[Sent] = field(default_factory=list)
+    actions: list[tuple[int, Action]] = field(default_factory=list)
+    reads: list[tuple[int, int]] = field(default_factory=list)
+    history_calls: list[tuple[int, int, int]] = field(default_factory=list)
+    send_errors: list[Exception] = field(default_factory=list)
+    started: bool = False
+
+    def __post_init__(self) -> None:
+        self._queue: asyncio.Queue[Incoming | None] = asyncio.Queue()
+        self._ids = itertools.count(5000)
+        self._random_ids: set[int] = set()
+
+    def push(self, *messages: Incoming) -> None:
+        for m in messages:
+            self._queue.put_nowait(m)
+
+    def close(self) -> None:
+        self._queue.put_nowait(None)
+
+    async def start(self) -> Me:
+        self.started = True
+        return self.me
+
+    async def stop(self) -> None:
+        self.started = False
+        self.close()
+
+    async def incoming(self) -> AsyncIterator[Incoming]:
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            yield item
+
+    def _record(self, sent: Sent) -> int:
+        if self.send_errors:
+            raise self.send_errors.pop(0)
+        if sent.random_id in self._random_ids:
+            return 0  # Telegram drops a duplicate random_id
+        self._random_ids.add(sent.random_id)
+        self.sent.append(sent)
+        return sent.message_id
+
+    async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:
+        if len(text) > 4096:
+            raise TelegramError("MESSAGE_TOO_LONG")
+        return self._record(Sent(chat_id, text, random_id, next(self._ids), reply_to))
+
+    async def send_voice(self, chat_id: int, note: VoiceNote, *, random_id: int, reply_to: int | None = None) -> int:
+        return self._record(Sent(chat_id, None, random_id, next(self._ids), reply_to, note))
+
+    async def action(self, chat_id: int, action: Action) -> None:
+        self.actions.append((chat_id, action))
+
+    async def mark_read(self, chat_id: int, max_id: int) -> None:
+        self.reads.append((chat_id, max_id))
+
+    async def history(self, chat_id: int, limit: int, min_id: int = 0) -> list[HistoryMessage]:
+        self.history_calls.append((chat_id, limit, min_id))
+        msgs = [m for m in self.histories.get(chat_id, []) if m.message_id > min_id]
+        return msgs[-limit:]
+
+    async def dialogs(self, limit: int) -> list[Dialog]:
+        return self.dialog_list[:limit]
+
+    async def download(self, chat_id: int, message_id: int, max_bytes: int) -> bytes:
+        data = self.media[(chat_id, message_id)]
+        if len(data) > max_bytes:
+            raise TelegramError(f"media is {len(data)} bytes, over the {max_bytes} byte limit")
+        return data
+
+
+class FakeSTT:
+    provider = "fake"
+
+    def __init__(self, transcript: str = "hello there") -> None:
+        self.transcript = transcript
+        self.calls: list[tuple[int, str, str | None]] = []
+
+    async def transcribe(self, audio: bytes, *, mime: str, language: str | None = None) -> str:
+        self.calls.append((len(audio), mime, language))
+        return self.transcript
+
+
+class FakeTTS:
+    provider = "fake"
+
+    def __init__(self, audio: bytes = b"OggS fake") -> None:
+        self.audio = audio
+        self.texts: list[str] = []
+
+    async def synthesize(self, text: str) -> bytes:
+        self.texts.append(text)
+        return self.audio
+
+
+def incoming(text: str = "hi", *, chat_id: int = 42, message_id: int = 1, sender_id: int | None = None,
+             date: datetime = T0, **kw: object) -> Incoming:
+    """A private text message from a person, with overridable fields."""
+    values: dict[str, object] = {
+        "chat_id": chat_id, "message_id": message_id, "sender_id": chat_id if sender_id is None else sender_id,
+        "date": date, "text": text, "sender_name": "Alice", "chat_title": "Alice",
+    }
+    values.update(kw)
+    return Incoming(**values)  # type: ignore[arg-type]

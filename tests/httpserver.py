@@ -1,0 +1,108 @@
+"""A scripted HTTP server on 127.0.0.1, port 0, for real vendor SDKs to talk to."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes | str | dict | list = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encoded(self) -> tuple[bytes, str]:
+        if isinstance(self.body, (dict, list)):
+            return json.dumps(self.body).encode(), "application/json"
+        if isinstance(self.body, str):
+            return self.body.encode(), "text/plain"
+        return self.body, "application/octet-stream"
+
+
+class ScriptedServer:
+    """Replies are queued per path suffix; every request is recorded."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self._script: list[tuple[str, Reply]] = []
+        self._lock = threading.Lock()
+        self.url = ""
+
+    def expect(self, path_contains: str, *replies: Reply) -> None:
+        """Queue replies for requests whose path contains this text (first match wins)."""
+        with self._lock:
+            self._script.extend((path_contains, r) for r in replies)
+
+    def _next(self, path: str) -> Reply:
+        with self._lock:
+            for i, (needle, reply) in enumerate(self._script):
+                if needle in path:
+                    del self._script[i]
+                    return reply
+        return Reply(404, {"error": {"message": f"nothing scripted for {path}", "code": 404}})
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                server.requests.append(
+                    Recorded(self.command, parts.path, parse_qs(parts.query),
+                             {k.lower(): v for k, v in self.headers.items()}, body)
+                )
+                reply = server._next(parts.path)
+                data, ctype = reply.encoded()
+                self.send_response(reply.status)
+                headers = {"Content-Type": ctype, **reply.headers}
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+@contextmanager
+def scripted_server() -> Iterator[ScriptedServer]:
+    """Start a ScriptedServer on 127.0.0.1:0; it stops when the block ends."""
+    scripted = ScriptedServer()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), scripted.handler())
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    scripted.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        yield scripted
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)

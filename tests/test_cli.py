@@ -1,0 +1,102 @@
+"""The CLI as a user runs it: real processes, a real SQLite file, stdin for `twin chat`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from tests.fakes import T0, incoming
+from twin.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def twin(home: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TWIN_", "GEMINI", "OPENAI", "ELEVENLABS"))}
+    full_env.update({"TWIN_HOME": str(home), "COLUMNS": "160", **(env or {})})
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], input=stdin, capture_output=True,
+                          text=True, env=full_env, timeout=120, cwd=home)
+
+
+def seed(home: Path) -> Store:
+    store = Store(f"sqlite:///{home / 'data' / 'twin.db'}")
+    a = store.add_turn("default", [incoming("hi there", chat_id=1, chat_title="Alice")], status="waiting", now=T0)
+    store.update_turn(a, T0, status="answered", reply_text="hey!", reply_ids=[77], sent_at=T0 + timedelta(seconds=3),
+                      provider="gemini", model="gemini-2.5-flash")
+    store.add_turn("default", [incoming("promo", chat_id=2, chat_title="Shop", sender_is_bot=True)],
+                   status="skipped", reason="sender is a bot", now=T0 + timedelta(minutes=1))
+    store.add_turn("work", [incoming("work only", chat_id=3)], status="skipped", reason="x", now=T0)
+    return store
+
+
+def test_history_json_has_stable_keys(twin_home):
+    seed(twin_home)
+    out = twin(twin_home, "history", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["incoming"] for r in rows] == ["hi there", "promo"]  # oldest first, this account only
+    assert rows[0]["reply"] == "hey!" and rows[0]["status"] == "answered" and rows[0]["reply_ids"] == [77]
+    assert rows[1]["reason"] == "sender is a bot"
+    assert set(rows[0]) >= {"id", "chat_id", "chat", "incoming", "reply", "status", "reason", "received_at", "sent_at"}
+
+
+def test_history_table_filters_and_accounts(twin_home):
+    seed(twin_home)
+    out = twin(twin_home, "history", "--chat", "Alice")
+    assert out.returncode == 0, out.stderr
+    assert "hi there" in out.stdout and "hey!" in out.stdout and "promo" not in out.stdout
+    out = twin(twin_home, "--account", "work", "history", "--json")
+    assert [json.loads(x)["incoming"] for x in out.stdout.splitlines()] == ["work only"]
+    out = twin(twin_home, "history", "--chat", "nobody")
+    assert out.returncode == 1 and out.stderr.strip() == "error: no chat matches 'nobody'"
+
+
+def test_show_one_turn(twin_home):
+    seed(twin_home)
+    out = twin(twin_home, "show", "1")
+    assert out.returncode == 0, out.stderr
+    assert "hi there" in out.stdout and "hey!" in out.stdout and "gemini-2.5-flash" in out.stdout
+    data = json.loads(twin(twin_home, "show", "2", "--json").stdout)
+    assert data["status"] == "skipped" and data["reason"] == "sender is a bot"
+    missing = twin(twin_home, "show", "99")
+    assert missing.returncode == 1 and "no turn 99" in missing.stderr
+
+
+def test_bad_config_is_one_line_and_nonzero(twin_home):
+    (twin_home / "twin.toml").write_text("[llm]\nprovder = 'x'\n")
+    out = twin(twin_home, "history")
+    assert out.returncode == 1
+    assert out.stderr.strip() == "error: unknown setting 'llm.provder' in twin.toml"
+
+
+def test_chat_through_stdin_with_openai_compatible_server(twin_home, server):
+    from tests.httpserver import Reply
+
+    server.expect("/chat/completions",
+                  Reply(200, {"choices": [{"message": {"role": "assistant", "content": "doing fine, you?"}}]}),
+                  Reply(200, {"choices": [{"message": {"role": "assistant", "content": "cool"}}]}))
+    env = {"TWIN_LLM_PROVIDER": "openai", "TWIN_LLM_BASE_URL": server.url + "/v1", "OPENAI_API_KEY": "sk-test"}
+    out = twin(twin_home, "chat", "--as", "Bob", stdin="how are you?\n\nnice\n", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "doing fine, you?" in out.stdout and "cool" in out.stdout
+    second = server.requests[1].json()
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "user"]
+    assert "Bob" in second["messages"][0]["content"]
+    assert not (twin_home / "data" / "twin.db").exists() or not Store(
+        f"sqlite:///{twin_home / 'data' / 'twin.db'}").turns("default")  # nothing recorded as a turn
+
+
+def test_help_is_fast_to_import_and_lists_commands(twin_home):
+    out = twin(twin_home, "--help")
+    assert out.returncode == 0
+    for command in ("login", "logout", "run", "history", "show", "chat", "doctor"):
+        assert command in out.stdout
+    probe = subprocess.run(
+        [sys.executable, "-c", "import sys, cli; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+         "('telethon', 'google', 'openai', 'elevenlabs', 'sqlalchemy', 'llama_cpp')))"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert probe.stdout.strip() == "[]", probe.stdout

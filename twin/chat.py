@@ -1,0 +1,43 @@
+"""`twin chat`: the daemon's persona, prompt and model, talked to in the terminal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from twin.errors import ProviderError
+from twin.responder import Responder
+from twin.types import HistoryMessage
+
+
+async def chat_loop(responder: Responder, contact: str, stream: TextIO, console: Any) -> int:
+    """Read lines as the contact, print the twin's answers; returns the number of exchanges."""
+    llm = responder.llm
+    console.print(f"[bold]Talking to {responder.persona.name}'s twin[/] ({llm.provider} {llm.model}) as {contact}."
+                  " Nothing is sent to Telegram. Ctrl+D ends.")
+    history: list[HistoryMessage] = []
+    exchanges = 0
+    interactive = stream.isatty()
+    while True:
+        if interactive:
+            console.print("[cyan]you>[/] ", end="")
+        line = stream.readline()
+        if not line:
+            break
+        text = line.strip()
+        if not text:
+            continue
+        now = datetime.now(UTC)
+        try:
+            draft = await responder.draft(history, text, contact=contact)
+        except ProviderError as exc:
+            console.print(f"[red]model failed:[/] {exc}")
+            continue
+        history.append(HistoryMessage(len(history) + 1, now, False, text))
+        exchanges += 1
+        if draft.text is None:
+            console.print(f"[dim](the twin stays silent: {draft.reason})[/]")
+            continue
+        console.print(f"[green]{responder.persona.name}>[/] {draft.text}")
+        history.append(HistoryMessage(len(history) + 1, now, True, draft.text))
+    return exchanges

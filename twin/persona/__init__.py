@@ -1,0 +1,1 @@
+"""The owner's persona: profile, prompt, style learning, and the model adapters."""

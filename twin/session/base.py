@@ -1,0 +1,112 @@
+"""The Telegram seam: what the twin needs from an account, in twin's own types."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from twin.types import HistoryMessage, Incoming, Me, VoiceNote
+
+Action = Literal["typing", "record-audio", "cancel"]
+TELEGRAM_TEXT_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Dialog:
+    """A chat in the owner's dialog list."""
+
+    chat_id: int
+    title: str
+    kind: str  # private | group | channel
+    is_bot: bool = False
+    muted: bool = False
+    archived: bool = False
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeSent:
+    """Telegram sent a login code; `phone_code_hash` goes back with the code."""
+
+    phone_code_hash: str
+    via: str = "app"  # app | sms | call | ...
+
+
+class Telegram(Protocol):
+    """A logged-in account: receive, send, and read history."""
+
+    async def start(self) -> Me:
+        """Connect with the saved session; AuthError when it is missing or revoked."""
+        ...
+
+    async def stop(self) -> None:
+        """Disconnect (the session stays valid)."""
+        ...
+
+    def incoming(self) -> AsyncIterator[Incoming]:
+        """New messages as they arrive, until stop() or a lost connection (TelegramError)."""
+        ...
+
+    async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:
+        """Send one text message (at most 4,096 characters); returns its message id.
+
+        The same random_id sent twice is delivered once by Telegram.
+        """
+        ...
+
+    async def send_voice(self, chat_id: int, note: VoiceNote, *, random_id: int, reply_to: int | None = None) -> int:
+        """Send an Ogg/Opus voice note; returns its message id."""
+        ...
+
+    async def action(self, chat_id: int, action: Action) -> None:
+        """Show (or cancel) "typing…" / "recording voice…" once; the caller refreshes it."""
+        ...
+
+    async def mark_read(self, chat_id: int, max_id: int) -> None:
+        """Mark the chat read up to max_id."""
+        ...
+
+    async def history(self, chat_id: int, limit: int, min_id: int = 0) -> list[HistoryMessage]:
+        """The chat's latest messages newer than min_id, oldest first."""
+        ...
+
+    async def dialogs(self, limit: int) -> list[Dialog]:
+        """The owner's dialogs, most recent first."""
+        ...
+
+    async def download(self, chat_id: int, message_id: int, max_bytes: int) -> bytes:
+        """The media of one message (voice note, audio); TelegramError past max_bytes."""
+        ...
+
+
+class LoginClient(Protocol):
+    """The calls of Telegram's login, for the flow in twin.session.login."""
+
+    async def connect(self) -> None:
+        """Open the connection (no session needed)."""
+        ...
+
+    async def current_user(self) -> Me | None:
+        """Who the saved session belongs to, or None when it is not authorised."""
+        ...
+
+    async def send_code(self, phone: str) -> CodeSent:
+        """Ask Telegram to send a login code."""
+        ...
+
+    async def sign_in_code(self, phone: str, code: str, sent: CodeSent) -> Me | None:
+        """Sign in with the code; None means the account has a 2FA password."""
+        ...
+
+    async def sign_in_password(self, password: str) -> Me:
+        """Finish signing in with the 2FA password."""
+        ...
+
+    async def log_out(self) -> None:
+        """End the session on the server."""
+        ...
+
+    async def disconnect(self) -> None:
+        """Close the connection, saving the session."""
+        ...

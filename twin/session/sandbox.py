@@ -1,0 +1,187 @@
+"""A local stand-in for Telegram: try twin end to end with no account and no network.
+
+Everything lives in data/sandbox/<account>/events.jsonl, one JSON object a line, shared by
+`twin sandbox say` (a contact writes) and the daemon (the twin answers). Message ids are line
+numbers, so they grow like a private chat's. Log in with any phone number and code 12345.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from twin.errors import AuthError, CodeInvalid, PhoneInvalid, TelegramError
+from twin.session.base import Action, CodeSent, Dialog
+from twin.types import HistoryMessage, Incoming, Me, VoiceNote
+
+SANDBOX_CODE = "12345"
+OWNER = Me(id=1, name="Sandbox Owner", username="owner")
+
+
+def contact_id(name: str) -> int:
+    """A stable user id for a sandbox contact's name."""
+    return 100_000 + zlib.crc32(name.strip().lower().encode()) % 900_000
+
+
+class SandboxWorld:
+    """The shared event file of one account's sandbox."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.path = root / "events.jsonl"
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def events(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with open(self.path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    def append(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Add an event under the lock; it gets the next message id."""
+        with self._locked():
+            event = {**event, "id": len(self.events()) + 1}
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(event, ensure_ascii=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        return event
+
+    def say(self, name: str, text: str, *, bot: bool = False, date: datetime | None = None) -> dict[str, Any]:
+        """A contact writes to the owner."""
+        when = (date or datetime.now(UTC)).isoformat()
+        event = {"dir": "in", "chat": contact_id(name), "name": name, "text": text, "date": when, "bot": bot}
+        return self.append(event)
+
+
+def _incoming(event: dict[str, Any]) -> Incoming:
+    return Incoming(
+        chat_id=event["chat"], message_id=event["id"], sender_id=event["chat"],
+        date=datetime.fromisoformat(event["date"]), text=event["text"], chat_title=event["name"],
+        sender_name=event["name"], sender_is_bot=bool(event.get("bot")), sender_is_contact=True,
+    )
+
+
+class SandboxTelegram:
+    """The Telegram and LoginClient seams over a SandboxWorld."""
+
+    def __init__(self, world: SandboxWorld, session_path: Path, poll_s: float = 0.2) -> None:
+        self.world = world
+        self.session_path = session_path
+        self.poll_s = poll_s
+        self._stopped = asyncio.Event()
+
+    # --- Telegram -----------------------------------------------------------------------
+    async def start(self) -> Me:
+        """Check the sandbox session exists, as Telethon checks authorisation."""
+        me = await self.current_user()
+        if me is None:
+            raise AuthError("not logged in (sandbox): run `twin login`")
+        self._stopped.clear()
+        return me
+
+    async def stop(self) -> None:
+        self._stopped.set()
+
+    async def incoming(self) -> AsyncIterator[Incoming]:
+        seen = len(self.world.events())
+        while not self._stopped.is_set():
+            events = self.world.events()
+            for event in events[seen:]:
+                if event["dir"] == "in":
+                    yield _incoming(event)
+            seen = len(events)
+            try:
+                await asyncio.wait_for(self._stopped.wait(), timeout=self.poll_s)
+            except TimeoutError:
+                pass
+
+    async def _send(self, chat_id: int, random_id: int, **fields: Any) -> int:
+        if any(e.get("random_id") == random_id for e in self.world.events()):
+            return 0  # delivered before, as Telegram drops a duplicate random_id
+        event = self.world.append({"dir": "out", "chat": chat_id, "random_id": random_id,
+                                   "date": datetime.now(UTC).isoformat(), **fields})
+        return int(event["id"])
+
+    async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:
+        if len(text) > 4096:
+            raise TelegramError("MESSAGE_TOO_LONG")
+        return await self._send(chat_id, random_id, text=text)
+
+    async def send_voice(self, chat_id: int, note: VoiceNote, *, random_id: int, reply_to: int | None = None) -> int:
+        return await self._send(chat_id, random_id, text="", voice_s=round(note.duration_s, 2))
+
+    async def action(self, chat_id: int, action: Action) -> None:
+        return None
+
+    async def mark_read(self, chat_id: int, max_id: int) -> None:
+        return None
+
+    async def history(self, chat_id: int, limit: int, min_id: int = 0) -> list[HistoryMessage]:
+        found = [
+            HistoryMessage(e["id"], datetime.fromisoformat(e["date"]), e["dir"] == "out", e.get("text", ""),
+                           OWNER.id if e["dir"] == "out" else e["chat"])
+            for e in self.world.events() if e["chat"] == chat_id and e["id"] > min_id and e.get("text")
+        ]
+        return found[-limit:]
+
+    async def dialogs(self, limit: int) -> list[Dialog]:
+        names: dict[int, str] = {}
+        for event in reversed(self.world.events()):
+            if event["dir"] == "in":
+                names.setdefault(event["chat"], event["name"])
+        return [Dialog(chat_id, name, "private") for chat_id, name in list(names.items())[:limit]]
+
+    async def download(self, chat_id: int, message_id: int, max_bytes: int) -> bytes:
+        raise TelegramError("the sandbox has no media")
+
+    # --- LoginClient --------------------------------------------------------------------
+    async def connect(self) -> None:
+        return None
+
+    async def current_user(self) -> Me | None:
+        if not self.session_path.exists():
+            return None
+        data = json.loads(self.session_path.read_text())
+        return Me(id=data["id"], name=data["name"], username=data.get("username"))
+
+    async def send_code(self, phone: str) -> CodeSent:
+        digits = phone.lstrip("+")
+        if not digits.isdigit() or not 7 <= len(digits) <= 15:
+            raise PhoneInvalid("that phone number is not valid (use international format, e.g. +999 66 1234)")
+        return CodeSent(phone_code_hash="sandbox", via="sandbox (the code is 12345)")
+
+    async def sign_in_code(self, phone: str, code: str, sent: CodeSent) -> Me | None:
+        if code.strip() != SANDBOX_CODE:
+            raise CodeInvalid("the code is not valid")
+        self.session_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.session_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"backend": "sandbox", "id": OWNER.id, "name": OWNER.name, "username": OWNER.username}, fh)
+        return OWNER
+
+    async def sign_in_password(self, password: str) -> Me:
+        raise AuthError("the sandbox account has no 2FA password")
+
+    async def log_out(self) -> None:
+        self.session_path.unlink(missing_ok=True)
+
+    async def disconnect(self) -> None:
+        return None

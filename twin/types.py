@@ -1,0 +1,177 @@
+"""Frozen values that cross seams. No SDK object ever leaves its adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+ChatKind = Literal["private", "group", "channel"]
+MessageKind = Literal[
+    "text", "voice", "audio", "video_note", "photo", "video", "sticker", "document", "service", "other"
+]
+Role = Literal["user", "assistant"]
+Status = Literal[
+    "waiting", "composing", "sending", "answered", "skipped", "failed",
+    "cancelled", "needs_owner", "blocked", "stale",
+]
+FINAL_STATUSES: frozenset[str] = frozenset(
+    {"answered", "skipped", "failed", "cancelled", "needs_owner", "blocked", "stale"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """What an incoming message carries besides text (enough to decide and download)."""
+
+    kind: MessageKind
+    mime: str = ""
+    size: int = 0
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message seen on the account, converted at the Telegram boundary."""
+
+    chat_id: int
+    message_id: int
+    sender_id: int
+    date: datetime
+    text: str
+    kind: MessageKind = "text"
+    chat_kind: ChatKind = "private"
+    chat_title: str = ""
+    sender_name: str = ""
+    sender_username: str | None = None
+    reply_to: int | None = None
+    outgoing: bool = False  # written by the owner (from any device)
+    sender_is_bot: bool = False
+    sender_is_self: bool = False
+    sender_is_contact: bool = False
+    mentioned: bool = False
+    media: Media | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    """The logged-in owner."""
+
+    id: int
+    name: str
+    username: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryMessage:
+    """A message of a chat's past, as Telegram returns it."""
+
+    message_id: int
+    date: datetime
+    outgoing: bool
+    text: str
+    sender_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PromptMessage:
+    role: Role
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """Everything a model sees: a system instruction and the turns in order."""
+
+    system: str
+    messages: tuple[PromptMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A model's answer; text is None when it returned nothing or was blocked (reason says)."""
+
+    text: str | None
+    provider: str
+    model: str
+    reason: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceNote:
+    """A Telegram-ready voice note: Ogg/Opus mono 48 kHz, its duration and waveform."""
+
+    data: bytes
+    duration_s: float
+    waveform: tuple[int, ...] = field(default=())  # levels 0..31
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One stored turn: what came in, what the twin did, and why."""
+
+    id: int
+    account: str
+    chat_id: int
+    chat_title: str
+    sender_id: int
+    sender_name: str
+    incoming_ids: tuple[int, ...]
+    incoming_text: str
+    kind: str
+    status: str
+    reason: str
+    received_at: datetime
+    reply_text: str | None = None
+    reply_ids: tuple[int, ...] = ()
+    provider: str = ""
+    model: str = ""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    sent_at: datetime | None = None
+    transcript: str | None = None
+    voice: bool = False
+    random_id: int | None = None
+    attempts: int = 0
+    due_at: datetime | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether and when to answer a message, and the rule behind it."""
+
+    answer: bool
+    reason: str
+    due_at: datetime | None = None
+    status: str = "skipped"  # the status of a turn that is not answered
+
+
+def turn_json(turn: Turn) -> dict[str, object]:
+    """A turn as JSON-ready data with stable keys (for --json and export)."""
+    return {
+        "id": turn.id,
+        "account": turn.account,
+        "chat_id": turn.chat_id,
+        "chat": turn.chat_title,
+        "sender_id": turn.sender_id,
+        "sender": turn.sender_name,
+        "incoming_ids": list(turn.incoming_ids),
+        "incoming": turn.incoming_text,
+        "kind": turn.kind,
+        "transcript": turn.transcript,
+        "status": turn.status,
+        "reason": turn.reason,
+        "reply": turn.reply_text,
+        "reply_ids": list(turn.reply_ids),
+        "voice": turn.voice,
+        "provider": turn.provider,
+        "model": turn.model,
+        "tokens_in": turn.tokens_in,
+        "tokens_out": turn.tokens_out,
+        "received_at": turn.received_at.isoformat(),
+        "sent_at": turn.sent_at.isoformat() if turn.sent_at else None,
+        "extra": turn.extra,
+    }
