@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -49,7 +48,7 @@ class FakeClock:
         """Move time forward, waking sleepers in deadline order and letting them run."""
         target = self._now + timedelta(seconds=seconds)
         while True:
-            pending = sorted((d, f) for d, f in self._waiters if not f.done() and d <= target)
+            pending = sorted(((d, f) for d, f in self._waiters if not f.done() and d <= target), key=lambda p: p[0])
             if not pending:
                 break
             self._now = max(self._now, pending[0][0])
@@ -126,11 +125,12 @@ class FakeTelegram:
 
     def __post_init__(self) -> None:
         self._queue: asyncio.Queue[Incoming | None] = asyncio.Queue()
-        self._ids = itertools.count(5000)
+        self._last_id = 0  # message ids grow like a private chat's: after whatever was pushed
         self._random_ids: set[int] = set()
 
     def push(self, *messages: Incoming) -> None:
         for m in messages:
+            self._last_id = max(self._last_id, m.message_id)
             self._queue.put_nowait(m)
 
     def close(self) -> None:
@@ -138,6 +138,13 @@ class FakeTelegram:
 
     async def start(self) -> Me:
         self.started = True
+        pending: list[Incoming] = []
+        while not self._queue.empty():  # drop the sentinel a previous stop() left
+            item = self._queue.get_nowait()
+            if item is not None:
+                pending.append(item)
+        for item in pending:
+            self._queue.put_nowait(item)
         return self.me
 
     async def stop(self) -> None:
@@ -151,6 +158,10 @@ class FakeTelegram:
                 return
             yield item
 
+    def _next_id(self) -> int:
+        self._last_id += 1
+        return self._last_id
+
     def _record(self, sent: Sent) -> int:
         if self.send_errors:
             raise self.send_errors.pop(0)
@@ -163,10 +174,10 @@ class FakeTelegram:
     async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:
         if len(text) > 4096:
             raise TelegramError("MESSAGE_TOO_LONG")
-        return self._record(Sent(chat_id, text, random_id, next(self._ids), reply_to))
+        return self._record(Sent(chat_id, text, random_id, self._next_id(), reply_to))
 
     async def send_voice(self, chat_id: int, note: VoiceNote, *, random_id: int, reply_to: int | None = None) -> int:
-        return self._record(Sent(chat_id, None, random_id, next(self._ids), reply_to, note))
+        return self._record(Sent(chat_id, None, random_id, self._next_id(), reply_to, note))
 
     async def action(self, chat_id: int, action: Action) -> None:
         self.actions.append((chat_id, action))
@@ -222,3 +233,86 @@ def incoming(text: str = "hi", *, chat_id: int = 42, message_id: int = 1, sender
     }
     values.update(kw)
     return Incoming(**values)  # type: ignore[arg-type]
+
+
+# --- login ---------------------------------------------------------------------------------
+# Appended after the other fakes, so its imports sit here rather than at the top.
+from twin.errors import CodeExpired, CodeInvalid, FloodWait, PasswordInvalid, PhoneInvalid  # noqa: E402
+from twin.session.base import CodeSent  # noqa: E402
+
+
+@dataclass
+class FakeLoginClient:
+    """Telegram's login, scripted: which codes are valid, 2FA, an expiring first code, flood, bad phone.
+
+    The n-th code sent is codes[n] (the last one repeats). Every call is recorded in `calls`, with
+    what it was given, so a test can check what the flow sent, and that the UI never saw it.
+    """
+
+    me: Me = field(default_factory=lambda: Me(id=1000, name="Owner", username="owner"))
+    authorised: bool = False
+    codes: tuple[str, ...] = ("12345",)
+    password: str | None = None  # the 2FA password; None: the account has none
+    expire_first: bool = False  # signing in with the first code sent raises CodeExpired
+    flood_seconds: int = 0  # send_code raises FloodWait(flood_seconds)
+    invalid_phone: bool = False  # send_code raises PhoneInvalid
+    via: str = "app"
+    calls: list[tuple[str, ...]] = field(default_factory=list)
+    connected: bool = False
+    logged_out: bool = False
+
+    def __post_init__(self) -> None:
+        self._sent = 0  # how many codes were sent
+        self._needs_password = False
+
+    def _code(self, n: int) -> str:
+        return self.codes[min(n, len(self.codes) - 1)]
+
+    async def connect(self) -> None:
+        self.calls.append(("connect",))
+        self.connected = True
+
+    async def current_user(self) -> Me | None:
+        self.calls.append(("current_user",))
+        return self.me if self.authorised else None
+
+    async def send_code(self, phone: str) -> CodeSent:
+        self.calls.append(("send_code", phone))
+        if self.invalid_phone:
+            raise PhoneInvalid("Telegram does not accept that phone number")
+        if self.flood_seconds:
+            raise FloodWait(self.flood_seconds, "login code")
+        self._sent += 1
+        return CodeSent(phone_code_hash=f"hash-{self._sent}", via=self.via)
+
+    async def sign_in_code(self, phone: str, code: str, sent: CodeSent) -> Me | None:
+        self.calls.append(("sign_in_code", phone, code, sent.phone_code_hash))
+        if sent.phone_code_hash != f"hash-{self._sent}":
+            raise AssertionError(f"signed in with a stale code hash {sent.phone_code_hash}")
+        if self.expire_first and self._sent == 1:
+            raise CodeExpired("the login code expired")
+        if code != self._code(self._sent - 1):
+            raise CodeInvalid("that code is not right")
+        if self.password is not None:
+            self._needs_password = True
+            return None
+        self.authorised = True
+        return self.me
+
+    async def sign_in_password(self, password: str) -> Me:
+        self.calls.append(("sign_in_password", password))
+        if not self._needs_password:
+            raise AssertionError("password asked for before a valid code")
+        if password != self.password:
+            raise PasswordInvalid("that password is not right")
+        self.authorised = True
+        return self.me
+
+    async def log_out(self) -> None:
+        self.calls.append(("log_out",))
+        self.authorised = False
+        self.logged_out = True
+
+    async def disconnect(self) -> None:
+        self.calls.append(("disconnect",))
+        self.connected = False

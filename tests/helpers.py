@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,17 @@ class Rig:
     pipeline: Pipeline
 
 
-def make_rig(home: Path, *replies: str | None | Exception, **overrides: Any) -> Rig:
-    settings = make_settings(home, **overrides)
+def make_rig(home: Path, *replies: str | None | Exception, clock: FakeClock | None = None,
+             **overrides: Any) -> Rig:
+    """A daemon over fakes. Overrides use dotted keys with '__' for '.': timing__scale=0."""
+    settings = make_settings(home, **{k.replace("__", "."): v for k, v in overrides.items()})
     store = Store(settings.database_url)
     telegram = FakeTelegram()
     llm = FakeLLM(*replies)
-    clock = FakeClock()
+    clock = clock or FakeClock()
     responder = Responder(llm, load_persona(settings.persona_path), settings, clock)
     pipeline = Pipeline(account=settings.account, store=store, telegram=telegram, responder=responder,
-                        settings=settings, clock=clock)
+                        settings=settings, clock=clock, rng=random.Random(7))
     daemon = Daemon(settings=settings, store=store, telegram=telegram, pipeline=pipeline, clock=clock)
+    daemon.rng = random.Random(11)
     return Rig(settings, store, telegram, llm, clock, daemon, pipeline)

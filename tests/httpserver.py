@@ -26,7 +26,7 @@ class Recorded:
 @dataclass
 class Reply:
     status: int = 200
-    body: bytes | str | dict | list = b""
+    body: bytes | str | dict[str, object] | list[object] = b""
     headers: dict[str, str] = field(default_factory=dict)
 
     def encoded(self) -> tuple[bytes, str]:
@@ -97,7 +97,7 @@ def scripted_server() -> Iterator[ScriptedServer]:
     scripted = ScriptedServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), scripted.handler())
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     scripted.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     try:

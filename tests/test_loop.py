@@ -10,15 +10,22 @@ from twin.errors import TelegramError
 from twin.types import HistoryMessage
 
 
-async def serve(rig, *messages):
-    stop = asyncio.Event()
-    task = asyncio.create_task(rig.daemon.run(stop))
-    await rig.daemon.connected.wait()
+async def deliver(rig, *messages):
     rig.telegram.push(*messages)
-    for _ in range(50):
+    for _ in range(100):
         await asyncio.sleep(0)
         if rig.telegram._queue.empty():
             break
+    await rig.daemon.idle()
+
+
+async def serve(rig, *batches):
+    """Run the daemon; each batch arrives at once, the next only after the queue drained."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(rig.daemon.run(stop))
+    await rig.daemon.connected.wait()
+    for batch in batches:
+        await deliver(rig, *(batch if isinstance(batch, list) else [batch]))
     await rig.daemon.idle()
     stop.set()
     await task
@@ -66,7 +73,6 @@ async def test_provider_failure_records_failed_turn_and_sends_nothing(twin_home)
     assert turn.status == "failed"
     assert "HTTP 500" in turn.reason
     assert len(rig.llm.prompts) == 4  # 1 try + 3 retries
-    assert rig.clock.slept and all(s > 0 for s in rig.clock.slept)
 
 
 async def test_empty_model_answer_sends_nothing_and_says_why(twin_home):
@@ -79,13 +85,12 @@ async def test_empty_model_answer_sends_nothing_and_says_why(twin_home):
 
 async def test_skipped_messages_are_recorded_with_the_rule(twin_home):
     rig = make_rig(twin_home)
-    await serve(
-        rig,
+    await serve(rig, [
         incoming("from a bot", chat_id=7, sender_is_bot=True),
         incoming("in a group", chat_id=-100, chat_kind="group", sender_id=8),
         incoming("channel post", chat_id=-200, chat_kind="channel", sender_id=9),
         incoming("", chat_id=11, kind="service"),
-    )
+    ])
     assert rig.telegram.sent == []
     reasons = {t.chat_id: (t.status, t.reason) for t in rig.store.turns("default")}
     assert reasons[7] == ("skipped", "sender is a bot")
@@ -96,11 +101,15 @@ async def test_skipped_messages_are_recorded_with_the_rule(twin_home):
 
 async def test_owner_messages_are_context_not_turns(twin_home):
     rig = make_rig(twin_home, "sure")
-    await serve(rig, incoming("i'll be late", message_id=5, outgoing=True, sender_id=1000),
-                incoming("ok no problem", message_id=6))
-    (turn,) = rig.store.turns("default")
-    assert turn.incoming_ids == (6,)
-    assert ("assistant", "i'll be late") in [(m.role, m.text) for m in rig.llm.prompts[0].messages]
+    await serve(rig, [incoming("hey, you there?", message_id=4)])
+    # The owner writes from the phone: that is a takeover, and it is context for later.
+    await serve(rig, [incoming("i'll be late", message_id=10, outgoing=True, sender_id=1000)])
+    rig.store.save_chat("default", 42, paused_until=None)  # the owner ends the pause
+    await serve(rig, [incoming("ok no problem", message_id=11)])
+    turns = rig.store.turns("default")
+    assert [t.incoming_ids for t in turns] == [(11,), (4,)]
+    roles = [(m.role, m.text) for m in rig.llm.prompts[-1].messages]
+    assert roles == [("user", "hey, you there?"), ("assistant", "sure\ni'll be late"), ("user", "ok no problem")]
 
 
 async def test_long_reply_is_split_at_the_telegram_limit(twin_home):
@@ -116,10 +125,9 @@ async def test_long_reply_is_split_at_the_telegram_limit(twin_home):
 async def test_send_failure_is_recorded_and_daemon_keeps_running(twin_home):
     rig = make_rig(twin_home, "first", "second")
     rig.telegram.send_errors.append(TelegramError("USER_IS_BLOCKED"))
-    await serve(rig, incoming("a", chat_id=1), incoming("b", chat_id=2))
-    statuses = {t.chat_id: (t.status, t.reason) for t in rig.store.turns("default")}
-    assert statuses[1] == ("failed", "send failed: USER_IS_BLOCKED")
-    assert statuses[2][0] == "answered"
+    await serve(rig, [incoming("a", chat_id=1), incoming("b", chat_id=2)])
+    statuses = sorted((t.status, t.reason) for t in rig.store.turns("default"))
+    assert statuses == [("answered", ""), ("failed", "send failed: USER_IS_BLOCKED")]
 
 
 async def test_resume_after_crash_in_sending_does_not_send_twice(twin_home):
@@ -140,3 +148,19 @@ async def test_ten_thousand_character_message_is_answered_with_a_trimmed_prompt(
     assert turn.status == "answered"
     assert len(turn.incoming_text) == 10_000  # stored whole
     assert len(rig.llm.prompts[0].messages[-1].text) < 4100  # the model sees a trimmed copy
+
+
+async def test_a_burst_is_answered_once(twin_home):
+    rig = make_rig(twin_home, "answering all three")
+    await serve(rig, [incoming("hey", message_id=1), incoming("are you free", message_id=2),
+                      incoming("tonight?", message_id=3)])
+    assert [s.text for s in rig.telegram.sent] == ["answering all three"]
+    (turn,) = rig.store.turns("default")
+    assert turn.incoming_ids == (1, 2, 3) and turn.incoming_text == "hey\nare you free\ntonight?"
+    assert rig.llm.prompts[0].messages[-1].text == "hey\nare you free\ntonight?"
+
+
+async def test_a_redelivered_message_is_not_a_second_turn(twin_home):
+    rig = make_rig(twin_home, "once")
+    await serve(rig, [incoming("hi", message_id=9)], [incoming("hi", message_id=9)])
+    assert len(rig.store.turns("default")) == 1 and len(rig.telegram.sent) == 1

@@ -92,7 +92,9 @@ class TimingSettings:
     jitter: float = 0.25
     mark_read: bool = True
     stale_after_h: float = 6.0
-    split_long: bool = True
+    split_long: bool = False  # send a reply's paragraphs as separate messages, as some people write
+    defer_spread_min: float = 20.0  # deferred replies spread over this many minutes after opening
+    tick_s: float = 2.0  # how often the queue looks for due replies (and changes made by the CLI)
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class RulesSettings:
     max_sends_per_hour: int = 60
     loop_fast_s: float = 3.0
     loop_streak: int = 4
+    loop_pause_h: float = 24.0
     max_incoming_chars: int = 4000
 
 

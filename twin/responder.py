@@ -55,6 +55,15 @@ class Responder:
             return Draft(None, status, f"the model returned nothing ({why})", prompt, completion)
         return Draft(reply, "answered", "", prompt, completion)
 
+    async def away_note(self, *, contact: str, back_at: str) -> str:
+        """A short away message in the persona's voice (used when hours.outside = away)."""
+        note = (f"You are away right now and will be back around {back_at}. Write one short, friendly away "
+                "note in your style. Promise nothing else.")
+        prompt = build_prompt(self.persona, [], note, contact=contact)
+        completion = await complete_with_retries(self.llm, prompt, self.clock, retries=self.settings.llm.retries)
+        text = clean_reply(completion.text or "")
+        return text or "Away right now, will get back to you later."
+
 
 def clean_reply(text: str) -> str:
     """Strip chat-template leftovers and surrounding quotes a model may add."""

@@ -136,6 +136,13 @@ class Store:
             row.extra = {**row.extra, **values}
             row.updated_at = now
 
+    def merge_step(self, turn_id: int, name: str, when: datetime) -> None:
+        """Record when a step of the turn happened (received, read, typing, sent)."""
+        with self.session() as s, s.begin():
+            row = s.get(TurnRow, turn_id)
+            if row is not None:
+                row.extra = {**row.extra, "steps": {**row.extra.get("steps", {}), name: when.isoformat()}}
+
     def turn(self, turn_id: int, account: str | None = None) -> Turn | None:
         """One turn by id (of this account when given)."""
         with self.session() as s:
@@ -189,6 +196,12 @@ class Store:
                 TurnRow.account == account, sa.func.lower(TurnRow.chat_title) == stripped.lower(),
             ).order_by(TurnRow.id.desc()).limit(1))
         return None if found is None else int(found)
+
+    def is_outgoing(self, account: str, chat_id: int, message_id: int) -> bool:
+        """Whether the message is one the owner (or the twin) sent in this chat."""
+        with self.session() as s:
+            return bool(s.scalar(sa.select(MessageRow.outgoing).where(
+                MessageRow.account == account, MessageRow.chat_id == chat_id, MessageRow.message_id == message_id)))
 
     # --- chat messages ----------------------------------------------------------------
     def add_messages(self, account: str, chat_id: int, messages: Iterable[HistoryMessage]) -> None:
@@ -248,6 +261,16 @@ class Store:
                 s.add(row)
             for key, value in values.items():
                 setattr(row, key, value)
+
+
+    def merge_chat_extra(self, account: str, chat_id: int, **values: Any) -> None:
+        """Add keys to a chat's extra state (last send, away period, streaks, muted...)."""
+        with self.session() as s, s.begin():
+            row = s.get(ChatRow, (account, chat_id))
+            if row is None:
+                row = ChatRow(account=account, chat_id=chat_id, title="", history_fetched=False, extra={})
+                s.add(row)
+            row.extra = {**(row.extra or {}), **values}
 
 
 def _to_turn(row: TurnRow) -> Turn:

@@ -49,6 +49,7 @@ class Incoming:
     sender_is_bot: bool = False
     sender_is_self: bool = False
     sender_is_contact: bool = False
+    sender_phone: str | None = None  # only for allow/deny matching; never stored
     mentioned: bool = False
     media: Media | None = None
 
@@ -147,6 +148,9 @@ class Decision:
     reason: str
     due_at: datetime | None = None
     status: str = "skipped"  # the status of a turn that is not answered
+    pause_until: datetime | None = None  # pause the chat (loop guard) until then
+    deferred: bool = False  # outside working hours: answered after opening
+    away: bool = False  # outside working hours: answered with the away message
 
 
 def turn_json(turn: Turn) -> dict[str, object]:

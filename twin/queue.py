@@ -1,0 +1,151 @@
+"""The durable reply queue: every answerable message is a row before anything else happens.
+
+A turn row moves waiting -> composing -> sending -> answered (or cancelled / skipped / failed /
+stale / needs_owner / blocked / review). Messages that arrive while the chat's reply is still
+waiting are folded into it. One chat is answered one turn at a time, oldest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from twin.store import Store
+from twin.tables import ChatRow, MessageRow, TurnRow
+from twin.types import Decision, Incoming
+
+OPEN_STATES = ("waiting", "composing", "sending", "review")
+RUNNABLE = ("waiting", "sending")
+
+
+@dataclass(frozen=True)
+class Ingested:
+    turn_id: int | None  # None: this message was seen before (a redelivery)
+    folded: bool = False
+    status: str = ""
+
+
+class ReplyQueue:
+    """Queue operations for one account, each in its own transaction."""
+
+    def __init__(self, store: Store, account: str) -> None:
+        self.store = store
+        self.account = account
+
+    def _insert_message(self, s: Any, message: Incoming) -> bool:
+        """Remember the message id; False when it was already there (delivered twice)."""
+        exists = s.scalar(sa.select(MessageRow.id).where(
+            MessageRow.account == self.account, MessageRow.chat_id == message.chat_id,
+            MessageRow.message_id == message.message_id))
+        if exists is not None:
+            return False
+        s.add(MessageRow(account=self.account, chat_id=message.chat_id, message_id=message.message_id,
+                         date=message.date, outgoing=message.outgoing or message.sender_is_self, text=message.text))
+        return True
+
+    def ingest(self, message: Incoming, decision: Decision, now: datetime, *, quiet_window_s: float,
+               extra: dict[str, Any] | None = None) -> Ingested:
+        """Record the message and its decision atomically: a new turn, a fold, or a skip."""
+        with self.store.session() as s, s.begin():
+            if not self._insert_message(s, message):
+                return Ingested(None)
+            if decision.answer:
+                open_turn = s.scalars(sa.select(TurnRow).where(
+                    TurnRow.account == self.account, TurnRow.chat_id == message.chat_id,
+                    TurnRow.status == "waiting", TurnRow.attempts == 0,
+                ).order_by(TurnRow.id.desc()).limit(1)).first()
+                if open_turn is not None and not (open_turn.extra or {}).get("deferred"):
+                    open_turn.incoming_ids = [*open_turn.incoming_ids, message.message_id]
+                    open_turn.incoming_text = "\n".join(t for t in (open_turn.incoming_text, message.text) if t)
+                    quiet_until = now + timedelta(seconds=quiet_window_s)
+                    open_turn.due_at = max(open_turn.due_at or now, quiet_until)
+                    open_turn.updated_at = now
+                    return Ingested(open_turn.id, folded=True, status="waiting")
+            status = "waiting" if decision.answer else decision.status
+            row = TurnRow(
+                account=self.account, chat_id=message.chat_id, chat_title=message.chat_title,
+                sender_id=message.sender_id, sender_name=message.sender_name,
+                incoming_ids=[message.message_id], incoming_text=message.text, kind=message.kind,
+                status=status, reason=decision.reason, received_at=now, due_at=decision.due_at,
+                updated_at=now, extra=extra or {},
+            )
+            s.add(row)
+            s.flush()
+            return Ingested(row.id, status=status)
+
+    def runnable(self, now: datetime, busy: Sequence[int] = ()) -> list[int]:
+        """Turn ids to start now: per chat, the oldest open turn, if it is due and the chat is free."""
+        first_open = (
+            sa.select(TurnRow.chat_id, sa.func.min(TurnRow.id).label("first"))
+            .where(TurnRow.account == self.account, TurnRow.status.in_(OPEN_STATES))
+            .group_by(TurnRow.chat_id).subquery()
+        )
+        query = (
+            sa.select(TurnRow.id, TurnRow.chat_id)
+            .join(first_open, TurnRow.id == first_open.c.first)
+            .where(TurnRow.status.in_(RUNNABLE), TurnRow.due_at <= now)
+            .order_by(TurnRow.due_at, TurnRow.id)
+        )
+        with self.store.session() as s:
+            rows = s.execute(query).all()
+        return [int(r.id) for r in rows if r.chat_id not in busy]
+
+    def next_due(self) -> datetime | None:
+        """The earliest due time of a runnable turn."""
+        with self.store.session() as s:
+            return s.scalar(sa.select(sa.func.min(TurnRow.due_at)).where(
+                TurnRow.account == self.account, TurnRow.status.in_(RUNNABLE)))
+
+    def cancel_chat(self, chat_id: int, reason: str, now: datetime) -> int:
+        """Cancel every reply of a chat that has not started sending; returns how many."""
+        with self.store.session() as s, s.begin():
+            result = s.execute(sa.update(TurnRow).where(
+                TurnRow.account == self.account, TurnRow.chat_id == chat_id,
+                TurnRow.status.in_(("waiting", "composing", "review")),
+            ).values(status="cancelled", reason=reason, updated_at=now))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def pause_chat(self, chat_id: int, until: datetime, reason: str) -> None:
+        """Pause a chat (chat_id 0: the whole account) until a time, saying why."""
+        with self.store.session() as s, s.begin():
+            row = s.get(ChatRow, (self.account, chat_id))
+            if row is None:
+                row = ChatRow(account=self.account, chat_id=chat_id, title="", history_fetched=False, extra={})
+                s.add(row)
+            row.paused_until = until
+            row.extra = {**(row.extra or {}), "pause_reason": reason}
+
+    def recover(self, now: datetime, stale_after: timedelta) -> tuple[int, int]:
+        """After a stop or crash: composing turns run again; a backlog older than stale_after is stale."""
+        with self.store.session() as s, s.begin():
+            resumed = s.execute(sa.update(TurnRow).where(
+                TurnRow.account == self.account, TurnRow.status == "composing",
+            ).values(status="waiting", updated_at=now))
+            rows = s.scalars(sa.select(TurnRow).where(
+                TurnRow.account == self.account, TurnRow.status == "waiting",
+                TurnRow.received_at < now - stale_after)).all()
+            stale = 0
+            for row in rows:
+                if (row.extra or {}).get("deferred") or (row.extra or {}).get("approved"):
+                    continue  # deliberately waiting for opening hours or approved by the owner
+                row.status, row.reason, row.updated_at = "stale", _stale_reason(now - row.received_at), now
+                stale += 1
+            return int(getattr(resumed, "rowcount", 0) or 0), stale
+
+    def sent_since(self, since: datetime, chat_id: int | None = None) -> list[datetime]:
+        """Send times of answered turns since a moment (for caps and the loop guard)."""
+        query = sa.select(TurnRow.sent_at).where(
+            TurnRow.account == self.account, TurnRow.sent_at.is_not(None), TurnRow.sent_at >= since)
+        if chat_id is not None:
+            query = query.where(TurnRow.chat_id == chat_id)
+        with self.store.session() as s:
+            return sorted(t for t in s.scalars(query).all() if t is not None)
+
+
+def _stale_reason(age: timedelta) -> str:
+    hours = age.total_seconds() / 3600
+    return f"stale: arrived {hours:.1f} h before the twin could answer (timing.stale_after_h)"

@@ -1,0 +1,75 @@
+"""Sending for the whole account: exactly once per random_id, within Telegram's patience.
+
+A FloodWait pauses every send for the time Telegram asks (plus jitter); PEER_FLOOD stops
+sending until the owner resumes; a global cap keeps sends per hour human.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from twin.errors import FloodWait, PeerFlood
+from twin.session.base import TELEGRAM_TEXT_LIMIT, Telegram
+
+
+def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
+    """Split at paragraph, line, sentence or word ends so that each part fits Telegram's limit."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind(sep) for sep in ("\n\n", "\n", ". ", "! ", "? ", " "))
+        cut = cut + 1 if cut > limit // 2 else limit
+        parts.append(rest[:cut].strip())
+        rest = rest[cut:].strip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+@dataclass
+class SendGate:
+    """When the account may send again (in memory; pauses that must survive a restart go to the DB)."""
+
+    paused_until: datetime | None = None
+    stopped_reason: str = ""
+
+    def wait_until(self, now: datetime) -> datetime | None:
+        """None when sending is allowed now."""
+        if self.paused_until and self.paused_until > now:
+            return self.paused_until
+        return None
+
+
+class Outcome:
+    SENT = "sent"
+    FLOOD = "flood"
+    PEER_FLOOD = "peer_flood"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: str
+    ids: tuple[int, ...] = ()
+    wait_s: float = 0.0
+    detail: str = ""
+
+
+async def send_parts(telegram: Telegram, gate: SendGate, chat_id: int, parts: list[str], random_id: int,
+                     now: datetime, rng: random.Random) -> SendResult:
+    """Send each part with random_id + index; a part Telegram already has comes back as id 0."""
+    ids: list[int] = []
+    for index, part in enumerate(parts):
+        try:
+            ids.append(await telegram.send_text(chat_id, part, random_id=random_id + index))
+        except FloodWait as exc:
+            wait = exc.seconds + rng.uniform(1.0, 1.0 + exc.seconds * 0.1)
+            gate.paused_until = now + timedelta(seconds=wait)
+            return SendResult(Outcome.FLOOD, tuple(ids), wait, f"Telegram asked to wait {exc.seconds} s (FloodWait)")
+        except PeerFlood:
+            gate.stopped_reason = "PEER_FLOOD"
+            gate.paused_until = now + timedelta(days=365)
+            return SendResult(Outcome.PEER_FLOOD, tuple(ids), detail="PEER_FLOOD: Telegram limits this account")
+    return SendResult(Outcome.SENT, tuple(ids))
