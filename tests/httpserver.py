@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,18 +45,22 @@ class ScriptedServer:
         self._script: list[tuple[str, Reply]] = []
         self._lock = threading.Lock()
         self.url = ""
+        self.default: Callable[[Recorded], Reply] | None = None  # answers what nothing scripted matches
 
     def expect(self, path_contains: str, *replies: Reply) -> None:
         """Queue replies for requests whose path contains this text (first match wins)."""
         with self._lock:
             self._script.extend((path_contains, r) for r in replies)
 
-    def _next(self, path: str) -> Reply:
+    def _next(self, request: Recorded) -> Reply:
         with self._lock:
             for i, (needle, reply) in enumerate(self._script):
-                if needle in path:
+                if needle in request.path:
                     del self._script[i]
                     return reply
+        if self.default is not None:
+            return self.default(request)
+        path = request.path
         return Reply(404, {"error": {"message": f"nothing scripted for {path}", "code": 404}})
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
@@ -69,11 +73,10 @@ class ScriptedServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 parts = urlsplit(self.path)
-                server.requests.append(
-                    Recorded(self.command, parts.path, parse_qs(parts.query),
-                             {k.lower(): v for k, v in self.headers.items()}, body)
-                )
-                reply = server._next(parts.path)
+                recorded = Recorded(self.command, parts.path, parse_qs(parts.query),
+                                    {k.lower(): v for k, v in self.headers.items()}, body)
+                server.requests.append(recorded)
+                reply = server._next(recorded)
                 data, ctype = reply.encoded()
                 self.send_response(reply.status)
                 headers = {"Content-Type": ctype, **reply.headers}
@@ -91,11 +94,16 @@ class ScriptedServer:
         return Handler
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client killed mid-request (the crash tests do that) is not an error here
+
+
 @contextmanager
 def scripted_server() -> Iterator[ScriptedServer]:
     """Start a ScriptedServer on 127.0.0.1:0; it stops when the block ends."""
     scripted = ScriptedServer()
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), scripted.handler())
+    httpd = _QuietServer(("127.0.0.1", 0), scripted.handler())
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

@@ -108,31 +108,35 @@ class Daemon:
             log.exception("could not handle message %s in chat %s", message.message_id, message.chat_id)
             return None
 
-    def _context(self, message: Incoming, now: datetime) -> ChatContext:
-        state = self.store.chat(self.account, message.chat_id)
-        account = self.store.chat(self.account, 0)
-        extra = state.extra if state else {}
+    def _context(self, message: Incoming, now: datetime) -> tuple[ChatContext, dict[str, object]]:
+        """What the rules need to know about the chat, and the chat state to write back."""
+        state, account = self.queue.chat_states(message.chat_id)
+        extra = dict(state.extra or {}) if state else {}
         streak = int(extra.get("fast_streak", 0))
+        updates: dict[str, object] = {}
         last_sent = extra.get("last_sent_at")
         if isinstance(last_sent, str):
+            # How fast the contact answered the twin's last reply: a bot (or another twin) is instant.
             quick = (message.date - datetime.fromisoformat(last_sent)).total_seconds() < self.settings.rules.loop_fast_s
             streak = streak + 1 if quick else 0
-            self.store.merge_chat_extra(self.account, message.chat_id, fast_streak=streak, last_sent_at=None)
-        sent = self.queue.sent_since(now - timedelta(days=1), message.chat_id)
-        replied = message.reply_to is not None and self.store.is_outgoing(self.account, message.chat_id,
-                                                                          message.reply_to)
-        return ChatContext(
+            updates = {"fast_streak": streak, "last_sent_at": None}
+        hour, day = self.queue.sent_counts(message.chat_id, now)
+        replied = message.reply_to is not None and message.chat_kind == "group" and self.store.is_outgoing(
+            self.account, message.chat_id, message.reply_to)
+        ctx = ChatContext(
             me_id=self.me.id if self.me else 0, replied_to_us=replied, voice_enabled=self.voice_enabled,
             paused_until=state.paused_until if state else None, pause_reason=str(extra.get("pause_reason", "")),
             account_paused_until=account.paused_until if account else None,
             muted=bool(extra.get("muted")), archived=bool(extra.get("archived")), fast_streak=streak,
-            turns_last_hour=sum(1 for t in sent if t >= now - timedelta(hours=1)), turns_last_day=len(sent),
+            turns_last_hour=hour, turns_last_day=day,
         )
+        return ctx, updates
 
     def _ingest(self, message: Incoming) -> int | None:
         now = self.clock.now()
         seed = self.rng.randrange(1, 2**31)
-        decision = decide(message, self.settings, self.hours, self._context(message, now), now, seed)
+        ctx, chat_updates = self._context(message, now)
+        decision = decide(message, self.settings, self.hours, ctx, now, seed)
         extra: dict[str, object] = {"seed": seed, "steps": {"received": now.isoformat()}}
         if decision.deferred:
             extra["deferred"] = True
@@ -140,7 +144,8 @@ class Daemon:
             _, change = next_change(self.hours, now)
             extra.update(away=True, period=change.isoformat(timespec="minutes") if change else "later")
         quiet_window = self.settings.timing.quiet_window_s * self.settings.timing.scale
-        ingested = self.queue.ingest(message, decision, now, quiet_window_s=quiet_window, extra=extra)
+        ingested = self.queue.ingest(message, decision, now, quiet_window_s=quiet_window, extra=extra,
+                                     chat_extra=chat_updates)
         if decision.pause_until is not None:
             self.queue.pause_chat(message.chat_id, decision.pause_until, decision.reason)
             self.pipeline.notices.append(f"Paused chat {message.chat_title or message.chat_id}: {decision.reason}")
@@ -153,6 +158,8 @@ class Daemon:
 
     async def _owner_message(self, message: Incoming) -> None:
         """The owner wrote: a command in Saved Messages, the twin's own send, or a takeover."""
+        if message.kind == "service":
+            return  # calls, pins and joins are not the owner writing
         me_id = self.me.id if self.me else 0
         if message.chat_id == me_id:
             reply = self.owner_command(message.text) if self.owner_command and message.text else None
@@ -166,6 +173,7 @@ class Daemon:
             HistoryMessage(message.message_id, message.date, True, message.text, message.sender_id)])
         now = self.clock.now()
         until = now + timedelta(hours=self.settings.rules.takeover_pause_h)
+        self.pipeline.takeover(message.chat_id, now)
         cancelled = self.queue.cancel_chat(message.chat_id, "the owner wrote in this chat (takeover)", now)
         self.queue.pause_chat(message.chat_id, until, "the owner took over")
         log.info("owner wrote in chat %s: %s pending cancelled, paused until %s", message.chat_id, cancelled, until)
@@ -184,10 +192,8 @@ class Daemon:
         """Start due turns (one per chat at a time); sleep until the next due time or a new message."""
         while True:
             now = self.clock.now()
-            for turn_id in self.queue.runnable(now, busy=list(self._workers)):
-                turn = self.store.turn(turn_id)
-                if turn is not None and turn.chat_id not in self._workers:
-                    self._workers[turn.chat_id] = asyncio.create_task(self._work(turn.chat_id, turn_id))
+            for turn_id, chat_id in self.queue.runnable(now, busy=list(self._workers)):
+                self._workers[chat_id] = asyncio.create_task(self._work(chat_id, turn_id))
             while self.pipeline.notices:
                 await self._notify(self.pipeline.notices.pop(0))
             next_due = self.queue.next_due()

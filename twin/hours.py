@@ -11,6 +11,7 @@ from twin.config import HoursSettings
 from twin.errors import ConfigError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SLOT = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 Slot = tuple[int, int]  # minutes from local midnight; end <= start means it runs past midnight
 
@@ -38,20 +39,24 @@ class Hours:
     def from_settings(cls, settings: HoursSettings) -> Hours:
         try:
             tz = ZoneInfo(settings.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" names a directory
             raise ConfigError(f"hours.timezone '{settings.timezone}' is not a known time zone") from None
         week: dict[int, tuple[Slot, ...]] = {}
         for day, slots in settings.week.items():
-            if day.lower()[:3] not in DAYS:
+            key = day.lower()
+            if key not in DAYS and key not in FULL_DAYS:
                 raise ConfigError(f"hours.week: '{day}' is not a weekday (mon..sun)")
-            week[DAYS.index(day.lower()[:3])] = tuple(_slot(s, f"hours.week.{day}") for s in slots)
+            index = DAYS.index(key) if key in DAYS else FULL_DAYS.index(key)
+            if index in week:
+                raise ConfigError(f"hours.week: '{day}' is given twice")
+            week[index] = tuple(_slot(s, f"hours.week.{day}") for s in slots)
         dates: dict[date, tuple[Slot, ...]] = {}
         for day_text, slots in settings.dates.items():
             try:
-                day = date.fromisoformat(day_text)
+                when = date.fromisoformat(day_text)
             except ValueError:
                 raise ConfigError(f"hours.dates: '{day_text}' is not a date like 2026-12-25") from None
-            dates[day] = tuple(_slot(s, f"hours.dates.{day_text}") for s in slots)
+            dates[when] = tuple(_slot(s, f"hours.dates.{day_text}") for s in slots)
         quiet = tuple(_slot(s, "hours.quiet") for s in settings.quiet)
         return cls(tz, week, dates, quiet)
 
@@ -79,8 +84,8 @@ def _local(day: date, minutes: int, tz: ZoneInfo) -> datetime:
     naive = datetime.combine(day, time()) + timedelta(minutes=minutes)
     aware = naive.replace(tzinfo=tz)
     round_trip = aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
-    if round_trip != naive:  # nonexistent local time (spring forward)
-        aware = aware.replace(fold=1)
+    if round_trip != naive:  # nonexistent local time (spring forward): the later reading, 02:30 -> 03:30
+        return max(aware.astimezone(UTC), aware.replace(fold=1).astimezone(UTC))
     return aware.astimezone(UTC)
 
 

@@ -1,10 +1,16 @@
-"""One due turn: gates -> read -> compose -> type -> re-check -> send -> record."""
+"""One due turn: gates -> read -> compose -> type -> re-check -> send -> record.
+
+Writes are batched per phase (start, sending, done) so a turn costs a handful of transactions;
+the random_id is always written before the first send.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from twin.clock import Clock
 from twin.config import Settings
@@ -40,21 +46,18 @@ class Pipeline:
         self.gate = gate or SendGate()
         self.rng = rng or random.SystemRandom()
         self.in_flight: dict[int, set[str]] = {}  # chat -> texts being sent (to tell them from the owner's)
+        self.taken_over: dict[int, datetime] = {}  # chat -> when the owner last wrote there
         self.notices: list[str] = []  # what the owner must hear about (the daemon posts them)
+        self._fetched: set[int] = set()  # chats whose earlier history is already in the store
 
-    def _step(self, turn_id: int, name: str) -> None:
-        self.store.merge_step(turn_id, name, self.clock.now())
+    def takeover(self, chat_id: int, when: datetime) -> None:
+        """The owner wrote in the chat: any reply under way there stops at its next check."""
+        self.taken_over[chat_id] = when
 
-    def _still_ours(self, turn_id: int) -> bool:
-        """False once the owner took over (the turn was cancelled) or the chat was paused."""
-        turn = self.store.turn(turn_id)
-        if turn is None or turn.status not in ("composing", "sending"):
-            return False
-        state = self.store.chat(self.account, turn.chat_id)
-        if state and state.paused_until and state.paused_until > self.clock.now():
-            self.store.update_turn(turn_id, self.clock.now(), status="cancelled", reason="chat paused")
-            return False
-        return True
+    def _interrupted(self, chat_id: int, since: datetime) -> bool:
+        """Whether the owner wrote in the chat after this reply started."""
+        when = self.taken_over.get(chat_id)
+        return when is not None and when >= since
 
     async def process(self, turn_id: int) -> None:
         """Bring one due turn as far as it may go now."""
@@ -62,35 +65,32 @@ class Pipeline:
         if turn is None or turn.status not in ("waiting", "sending"):
             return
         now = self.clock.now()
-        wait = self.gate.wait_until(now) or self._cap_wait(now)
+        if not self.gate.loaded:
+            self.gate.load(self.queue.sent_since(now - timedelta(hours=1)))
+        wait = self.gate.wait_until(now, self.settings.rules.max_sends_per_hour)
         if wait is not None:
-            reason = self.gate.stopped_reason or "waiting: the account's send limit"
+            reason = self.gate.stopped_reason or "waiting: the account's send limit (rules.max_sends_per_hour)"
             self.store.update_turn(turn_id, now, due_at=wait, reason=reason)
             return
         if turn.status == "waiting":
-            if turn.extra.get("away"):
-                await self._away(turn)
-                return
-            composed = await self._compose(turn)
+            composed = await (self._away(turn) if turn.extra.get("away") else self._compose(turn))
             if composed is None:
                 return
             turn = composed
         await self._send(turn)
 
-    def _cap_wait(self, now: datetime) -> datetime | None:
-        sent = self.queue.sent_since(now - timedelta(hours=1))
-        if len(sent) < self.settings.rules.max_sends_per_hour:
-            return None
-        return sent[0] + timedelta(hours=1)
-
     async def context(self, turn: Turn) -> list[HistoryMessage]:
         """The chat's messages before this turn (fetched from Telegram once on first contact)."""
-        state = self.store.chat(self.account, turn.chat_id)
-        if state is None or not state.history_fetched:
+        if turn.chat_id not in self._fetched:
+            state = self.store.chat(self.account, turn.chat_id)
+            if state is not None and state.history_fetched:
+                self._fetched.add(turn.chat_id)
+        if turn.chat_id not in self._fetched:
             limit = self.settings.telegram.history_on_first_contact
             try:
                 self.store.add_messages(self.account, turn.chat_id, await self.telegram.history(turn.chat_id, limit))
                 self.store.save_chat(self.account, turn.chat_id, title=turn.chat_title, history_fetched=True)
+                self._fetched.add(turn.chat_id)
             except TelegramError as exc:
                 log.warning("chat %s: could not fetch earlier messages: %s", turn.chat_id, exc)
         own = set(turn.incoming_ids)
@@ -101,64 +101,77 @@ class Pipeline:
         earlier = [m for m in recent if m.message_id not in own and (m.outgoing or m.message_id < last)]
         return [m for m in earlier if m.text][-wanted:] if wanted > 0 else []
 
-    async def _act(self, chat_id: int, seconds: float, action: Action, turn_id: int) -> bool:
-        """Show an action for `seconds` (refreshed), re-checking the takeover each time."""
+    async def _act(self, chat_id: int, seconds: float, action: Action, since: datetime) -> bool:
+        """Show an action for `seconds` (refreshed); False when the owner took over meanwhile."""
         quiet = in_quiet(self.hours, self.clock.now())
         remaining = seconds
-        while remaining > 0:
+        while remaining > 0 and not self._interrupted(chat_id, since):
             if not quiet:
                 await self.telegram.action(chat_id, action)
             step = min(TYPING_REFRESH_S, remaining)
             await self.clock.sleep(step)
             remaining -= step
-            if not self._still_ours(turn_id):
-                return False
-        return True
+        return not self._interrupted(chat_id, since)
+
+    def _cancel(self, turn: Turn, why: str) -> None:
+        self.store.update_turn(turn.id, self.clock.now(), status="cancelled", reason=why)
 
     async def _compose(self, turn: Turn) -> Turn | None:
         now = self.clock.now()
-        self.store.update_turn(turn.id, now, status="composing", attempts=turn.attempts + 1)
-        seed = int(turn.extra.get("seed", 0)) or self.rng.randrange(1, 2**31)
+        seed = int(str(turn.extra.get("seed", 0))) or self.rng.randrange(1, 2**31)
         text = turn.transcript or turn.incoming_text
         timing = plan(self.settings.timing, seed, len(text))
-        self.store.merge_extra(turn.id, now, seed=seed, timing=timing.as_dict())
+        steps: dict[str, object] = dict(_as_dict(turn.extra.get("steps")))
+        extra: dict[str, Any] = {**turn.extra, "seed": seed, "timing": timing.as_dict(), "steps": steps}
+        self.store.update_turn(turn.id, now, status="composing", attempts=turn.attempts + 1, extra=extra)
         if self.settings.timing.mark_read and not in_quiet(self.hours, now):
             try:
                 await self.telegram.mark_read(turn.chat_id, max(turn.incoming_ids))
-                self._step(turn.id, "read")
+                steps["read"] = self.clock.now().isoformat()
             except TelegramError as exc:
                 log.info("turn %s: could not mark read: %s", turn.id, exc)
         await self.clock.sleep(timing.read_s)
-        if not self._still_ours(turn.id):
+        if self._interrupted(turn.chat_id, now):
+            self._cancel(turn, "the owner wrote in this chat (takeover)")
             return None
         history = await self.context(turn)
         try:
             draft = await self.responder.draft(history, text, contact=turn.sender_name or turn.chat_title)
         except ProviderError as exc:
-            self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"model failed: {exc}")
+            self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"model failed: {exc}",
+                                   extra=extra)
             log.warning("turn %s failed: %s", turn.id, exc)
             return None
-        done = self.clock.now()
-        completion = draft.completion
-        fields: dict[str, object] = {}
-        if completion is not None:
-            fields = {"provider": completion.provider, "model": completion.model,
-                      "tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out}
-        self.store.merge_extra(turn.id, done, context=[{"out": m.outgoing, "text": m.text} for m in history])
+        fields: dict[str, Any] = {}
+        if draft.completion is not None:
+            c = draft.completion
+            fields = {"provider": c.provider, "model": c.model, "tokens_in": c.tokens_in, "tokens_out": c.tokens_out}
+        extra["context"] = [{"out": m.outgoing, "text": m.text} for m in history]
         if draft.text is None:
-            self.store.update_turn(turn.id, done, status=draft.status, reason=draft.reason, **fields)
+            self.store.update_turn(turn.id, self.clock.now(), status=draft.status, reason=draft.reason,
+                                   extra=extra, **fields)
             return None
-        self.store.update_turn(turn.id, done, reply_text=draft.text, **fields)
-        self._step(turn.id, "typing")
-        first = self._parts(draft.text)[0]
-        typing_s = timing.typing_s(self.settings.timing, len(first))
-        self.store.merge_extra(turn.id, self.clock.now(), typing_s=round(typing_s, 3))
-        if not await self._act(turn.chat_id, typing_s, "typing", turn.id) or not self._still_ours(turn.id):
+        typing_s = timing.typing_s(self.settings.timing, len(self._parts(draft.text)[0]))
+        extra["typing_s"] = round(typing_s, 3)
+        if typing_s > 0:
+            steps["typing"] = self.clock.now().isoformat()
+        if not await self._act(turn.chat_id, typing_s, "typing", now):
+            self.store.update_turn(turn.id, self.clock.now(), status="cancelled", extra=extra,
+                                   reason="the owner wrote in this chat (takeover)", reply_text=draft.text, **fields)
             return None
-        # The random_id is chosen and stored before the first send: every retry reuses it.
-        self.store.update_turn(turn.id, self.clock.now(), status="sending",
-                               random_id=self.rng.randrange(1, INT63 // 2))
-        return self.store.turn(turn.id)
+        return self._to_sending(turn, draft.text, extra, fields)
+
+    def _to_sending(self, turn: Turn, text: str, extra: dict[str, Any], fields: dict[str, Any]) -> Turn | None:
+        """Re-check right before sending, then store the reply and its random_id (before any send)."""
+        why = self.queue.may_send(turn.id, turn.chat_id, self.clock.now())
+        if why is not None:
+            if why != "cancelled":
+                self._cancel(turn, why)
+            return None
+        random_id = self.rng.randrange(1, INT63 // 2)
+        self.store.update_turn(turn.id, self.clock.now(), status="sending", reply_text=text, random_id=random_id,
+                               extra=extra, **fields)
+        return replace(turn, status="sending", reply_text=text, random_id=random_id, extra=extra)
 
     def _parts(self, text: str) -> list[str]:
         return [p for part in human_parts(text, split=self.settings.timing.split_long) for p in split_message(part)]
@@ -180,8 +193,9 @@ class Pipeline:
         now = self.clock.now()
         if result.outcome != Outcome.SENT:
             # Not lost: the row keeps its random_id and is retried when the gate opens.
-            self.store.update_turn(turn.id, now, due_at=self.gate.paused_until, reason=result.detail)
-            self.store.merge_extra(turn.id, now, flood={"at": now.isoformat(), "wait_s": round(result.wait_s, 1)})
+            flood = {"at": now.isoformat(), "wait_s": round(result.wait_s, 1)}
+            self.store.update_turn(turn.id, now, due_at=self.gate.paused_until, reason=result.detail,
+                                   extra={**turn.extra, "flood": flood})
             if result.outcome == Outcome.PEER_FLOOD:
                 self.queue.pause_chat(0, now + timedelta(days=365), "PEER_FLOOD: run `twin resume` after checking")
                 self.notices.append("Telegram reported PEER_FLOOD: twin stopped sending. Check @SpamBot, "
@@ -189,14 +203,14 @@ class Pipeline:
             elif result.wait_s >= 300:
                 self.notices.append(f"Telegram asked twin to wait {result.wait_s / 60:.0f} min (FloodWait).")
             return
-        self.store.update_turn(turn.id, now, status="answered", reply_ids=list(result.ids), sent_at=now,
-                               reason=turn.reason if turn.extra.get("away") else "")
-        self._step(turn.id, "sent")
-        sent = [HistoryMessage(i, now, True, p) for i, p in zip(result.ids, parts, strict=True) if i]
-        self.store.add_messages(self.account, turn.chat_id, sent)
-        self.store.merge_chat_extra(self.account, turn.chat_id, last_sent_at=now.isoformat())
+        self.gate.record(now)
+        reason = turn.reason if turn.extra.get("away") else ""
+        steps = {**_as_dict(turn.extra.get("steps")), "sent": now.isoformat()}
+        self.queue.finish(turn.id, turn.chat_id, now, list(zip(result.ids, parts, strict=True)),
+                          {"status": "answered", "reply_ids": list(result.ids), "sent_at": now, "reason": reason,
+                           "extra": {**turn.extra, "steps": steps}})
 
-    async def _away(self, turn: Turn) -> None:
+    async def _away(self, turn: Turn) -> Turn | None:
         """Outside hours with hours.outside = away: one away note per chat per closed period."""
         now = self.clock.now()
         period = str(turn.extra.get("period", ""))
@@ -204,7 +218,7 @@ class Pipeline:
         if state and state.extra.get("away_period") == period:
             self.store.update_turn(turn.id, now, status="skipped",
                                    reason="outside working hours: away message already sent")
-            return
+            return None
         self.store.update_turn(turn.id, now, status="composing", attempts=turn.attempts + 1)
         text = self.settings.hours.away_text
         if not text:
@@ -212,10 +226,10 @@ class Pipeline:
                 text = await self.responder.away_note(contact=turn.sender_name, back_at=period)
             except ProviderError as exc:
                 self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"model failed: {exc}")
-                return
+                return None
         self.store.merge_chat_extra(self.account, turn.chat_id, away_period=period)
-        self.store.update_turn(turn.id, self.clock.now(), status="sending", reply_text=text,
-                               random_id=self.rng.randrange(1, INT63 // 2))
-        sending = self.store.turn(turn.id)
-        if sending is not None:
-            await self._send(sending)
+        return self._to_sending(turn, text, dict(turn.extra), {})
+
+
+def _as_dict(value: object) -> dict[str, object]:
+    return dict(value) if isinstance(value, dict) else {}

@@ -48,11 +48,18 @@ class ReplyQueue:
         return True
 
     def ingest(self, message: Incoming, decision: Decision, now: datetime, *, quiet_window_s: float,
-               extra: dict[str, Any] | None = None) -> Ingested:
+               extra: dict[str, Any] | None = None, chat_extra: dict[str, Any] | None = None) -> Ingested:
         """Record the message and its decision atomically: a new turn, a fold, or a skip."""
         with self.store.session() as s, s.begin():
             if not self._insert_message(s, message):
                 return Ingested(None)
+            if chat_extra:
+                chat = s.get(ChatRow, (self.account, message.chat_id))
+                if chat is None:
+                    chat = ChatRow(account=self.account, chat_id=message.chat_id, title=message.chat_title,
+                                   history_fetched=False, extra={})
+                    s.add(chat)
+                chat.extra = {**(chat.extra or {}), **chat_extra}
             if decision.answer:
                 open_turn = s.scalars(sa.select(TurnRow).where(
                     TurnRow.account == self.account, TurnRow.chat_id == message.chat_id,
@@ -77,8 +84,8 @@ class ReplyQueue:
             s.flush()
             return Ingested(row.id, status=status)
 
-    def runnable(self, now: datetime, busy: Sequence[int] = ()) -> list[int]:
-        """Turn ids to start now: per chat, the oldest open turn, if it is due and the chat is free."""
+    def runnable(self, now: datetime, busy: Sequence[int] = ()) -> list[tuple[int, int]]:
+        """(turn id, chat id) to start now: per chat, the oldest open turn, if it is due and the chat is free."""
         first_open = (
             sa.select(TurnRow.chat_id, sa.func.min(TurnRow.id).label("first"))
             .where(TurnRow.account == self.account, TurnRow.status.in_(OPEN_STATES))
@@ -92,7 +99,7 @@ class ReplyQueue:
         )
         with self.store.session() as s:
             rows = s.execute(query).all()
-        return [int(r.id) for r in rows if r.chat_id not in busy]
+        return [(int(r.id), int(r.chat_id)) for r in rows if r.chat_id not in busy]
 
     def next_due(self) -> datetime | None:
         """The earliest due time of a runnable turn."""
@@ -144,6 +151,53 @@ class ReplyQueue:
             query = query.where(TurnRow.chat_id == chat_id)
         with self.store.session() as s:
             return sorted(t for t in s.scalars(query).all() if t is not None)
+
+
+    def may_send(self, turn_id: int, chat_id: int, now: datetime) -> str | None:
+        """The check right before sending: None, or why the reply must not go (one read)."""
+        query = sa.select(TurnRow.status, ChatRow.chat_id, ChatRow.paused_until).select_from(TurnRow).outerjoin(
+            ChatRow, sa.and_(ChatRow.account == self.account, ChatRow.chat_id.in_((chat_id, 0)))
+        ).where(TurnRow.id == turn_id)
+        with self.store.session() as s:
+            rows = s.execute(query).all()
+        if not rows or rows[0].status not in ("composing", "sending"):
+            return "cancelled"
+        for row in rows:
+            if row.paused_until is not None and row.paused_until > now:
+                return "chat paused" if row.chat_id == chat_id else "twin paused"
+        return None
+
+    def finish(self, turn_id: int, chat_id: int, now: datetime, sent: Sequence[tuple[int, str]],
+               values: dict[str, Any]) -> None:
+        """Record a delivered reply in one transaction: the turn, the chat's messages, the last send."""
+        rows = [{"account": self.account, "chat_id": chat_id, "message_id": i, "date": now, "outgoing": True,
+                 "text": text} for i, text in sent if i]
+        with self.store.session() as s, s.begin():
+            s.execute(sa.update(TurnRow).where(TurnRow.id == turn_id).values(updated_at=now, **values))
+            if rows:
+                s.execute(self.store.insert_ignore(MessageRow), rows)
+            chat = s.get(ChatRow, (self.account, chat_id))
+            if chat is None:
+                chat = ChatRow(account=self.account, chat_id=chat_id, title="", history_fetched=False, extra={})
+                s.add(chat)
+            chat.extra = {**(chat.extra or {}), "last_sent_at": now.isoformat()}
+
+    def chat_states(self, chat_id: int) -> tuple[ChatRow | None, ChatRow | None]:
+        """This chat's state and the account's (chat 0), in one read."""
+        with self.store.session() as s:
+            rows = {r.chat_id: r for r in s.scalars(sa.select(ChatRow).where(
+                ChatRow.account == self.account, ChatRow.chat_id.in_((chat_id, 0)))).all()}
+        return rows.get(chat_id), rows.get(0)
+
+    def sent_counts(self, chat_id: int, now: datetime) -> tuple[int, int]:
+        """Replies sent in this chat in the last hour and the last day."""
+        hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
+        query = sa.select(
+            sa.func.count().filter(TurnRow.sent_at >= hour_ago), sa.func.count()
+        ).where(TurnRow.account == self.account, TurnRow.chat_id == chat_id, TurnRow.sent_at >= day_ago)
+        with self.store.session() as s:
+            hour, day = s.execute(query).one()
+        return int(hour), int(day)
 
 
 def _stale_reason(age: timedelta) -> str:

@@ -37,9 +37,12 @@ def _matches(entries: list[str], message: Incoming) -> bool:
     names = {str(message.sender_id), str(message.chat_id)}
     if message.sender_username:
         names.add("@" + message.sender_username.lower())
-    if message.sender_phone:
-        names.add("+" + message.sender_phone.lstrip("+"))
-    return any(entry.strip().lower().replace(" ", "") in names for entry in entries)
+    phone = "".join(ch for ch in message.sender_phone or "" if ch.isdigit())
+    for entry in entries:
+        cleaned = entry.strip().lower().replace(" ", "").replace("-", "")
+        if cleaned in names or (phone and cleaned.lstrip("+") == phone and len(phone) >= 7):
+            return True
+    return False
 
 
 def who(message: Incoming, settings: Settings, ctx: ChatContext, now: datetime) -> str | None:
@@ -121,16 +124,19 @@ def decide(message: Incoming, settings: Settings, hours: Hours, ctx: ChatContext
         return Decision(False, f"loop guard: {ctx.turns_last_day} replies in the last day "
                         "(rules.max_turns_per_day); chat paused", status="needs_owner", pause_until=loop_pause)
     timing = plan(settings.timing, seed, len(message.text))
-    if is_open(hours, now) and not in_quiet(hours, now):
+    closed = not is_open(hours, now)
+    if not closed and not in_quiet(hours, now):
         return Decision(True, "private message from a person", due_at=now + timedelta(seconds=timing.notice_s))
     outside = settings.hours.outside
-    if outside == "ignore":
+    # Quiet hours inside open hours are not closed hours: hours.outside does not apply, the reply waits.
+    if closed and outside == "ignore":
         return Decision(False, "outside working hours (hours.outside = ignore)")
-    if outside == "away":
+    if closed and outside == "away":
         return Decision(True, "outside working hours: away message", due_at=now, away=True)
+    why = "outside working hours" if closed else "quiet hours (hours.quiet)"
     opens = opening(hours, now)
     if opens is None:
-        return Decision(False, "outside working hours and no opening in the next three weeks")
-    spread = random.Random(seed).uniform(0, settings.timing.defer_spread_min * 60) * settings.timing.scale
-    return Decision(True, f"outside working hours: deferred to {opens.isoformat(timespec='minutes')}",
+        return Decision(False, f"{why} and no opening in the next three weeks")
+    spread = random.Random(seed ^ 0x5BD1E995).uniform(0, settings.timing.defer_spread_min * 60) * settings.timing.scale
+    return Decision(True, f"{why}: deferred to {opens.isoformat(timespec='minutes')}",
                     due_at=opens + timedelta(seconds=spread + timing.notice_s), deferred=True)

@@ -7,7 +7,8 @@ sending until the owner resumes; a global cap keeps sends per hour human.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from twin.errors import FloodWait, PeerFlood
@@ -35,11 +36,25 @@ class SendGate:
 
     paused_until: datetime | None = None
     stopped_reason: str = ""
+    loaded: bool = False
+    sent: deque[datetime] = field(default_factory=deque)  # send times of the last hour
 
-    def wait_until(self, now: datetime) -> datetime | None:
-        """None when sending is allowed now."""
+    def load(self, sent: list[datetime]) -> None:
+        """Start the hourly window from what the store says was sent."""
+        self.sent = deque(sorted(sent))
+        self.loaded = True
+
+    def record(self, when: datetime) -> None:
+        self.sent.append(when)
+
+    def wait_until(self, now: datetime, per_hour: int) -> datetime | None:
+        """None when sending is allowed now, else when it will be."""
         if self.paused_until and self.paused_until > now:
             return self.paused_until
+        while self.sent and self.sent[0] <= now - timedelta(hours=1):
+            self.sent.popleft()
+        if len(self.sent) >= per_hour:
+            return self.sent[0] + timedelta(hours=1)
         return None
 
 

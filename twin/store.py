@@ -123,25 +123,18 @@ class Store:
             return row.id
 
     def update_turn(self, turn_id: int, now: datetime, **values: Any) -> None:
-        """Change a turn's fields (status, reason, reply, timestamps...)."""
+        """Change a turn's fields in one UPDATE (an `extra` given replaces the whole extra)."""
         with self.session() as s, s.begin():
             s.execute(sa.update(TurnRow).where(TurnRow.id == turn_id).values(updated_at=now, **values))
 
     def merge_extra(self, turn_id: int, now: datetime, **values: Any) -> None:
-        """Add keys to a turn's extra (context, steps, timing)."""
+        """Add keys to a turn's extra (context, steps, timing), keeping the others."""
         with self.session() as s, s.begin():
             row = s.get(TurnRow, turn_id)
             if row is None:
                 raise StoreError(f"no turn {turn_id}")
             row.extra = {**row.extra, **values}
             row.updated_at = now
-
-    def merge_step(self, turn_id: int, name: str, when: datetime) -> None:
-        """Record when a step of the turn happened (received, read, typing, sent)."""
-        with self.session() as s, s.begin():
-            row = s.get(TurnRow, turn_id)
-            if row is not None:
-                row.extra = {**row.extra, "steps": {**row.extra.get("steps", {}), name: when.isoformat()}}
 
     def turn(self, turn_id: int, account: str | None = None) -> Turn | None:
         """One turn by id (of this account when given)."""
@@ -211,21 +204,22 @@ class Store:
              "date": m.date, "outgoing": m.outgoing, "text": m.text}
             for m in messages
         ]
-        if not rows:
-            return
+        if rows:
+            with self.session() as s, s.begin():
+                s.execute(self.insert_ignore(MessageRow), rows)
+
+    def insert_ignore(self, table: type[Base]) -> Any:
+        """INSERT that skips rows whose unique key exists (SQLite and PostgreSQL)."""
         dialect = self.engine.dialect.name
         if dialect == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            stmt: Any = sqlite_insert(MessageRow).on_conflict_do_nothing()
-        elif dialect == "postgresql":
+            return sqlite_insert(table).on_conflict_do_nothing()
+        if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-            stmt = pg_insert(MessageRow).on_conflict_do_nothing()
-        else:
-            raise StoreError(f"unsupported database '{dialect}' (SQLite and PostgreSQL are)")
-        with self.session() as s, s.begin():
-            s.execute(stmt, rows)
+            return pg_insert(table).on_conflict_do_nothing()
+        raise StoreError(f"unsupported database '{dialect}' (SQLite and PostgreSQL are)")
 
     def recent_messages(self, account: str, chat_id: int, limit: int) -> list[HistoryMessage]:
         """The chat's last `limit` messages, oldest first."""

@@ -30,6 +30,7 @@ class Timing:
 
 
 def _jitter(rng: random.Random, amount: float) -> float:
+    amount = min(max(amount, 0.0), 0.9)  # a delay never turns negative, whatever the setting
     return 1.0 + rng.uniform(-amount, amount)
 
 
@@ -38,7 +39,7 @@ def plan(settings: TimingSettings, seed: int, incoming_chars: int) -> Timing:
     rng = random.Random(seed)
     low, high = sorted((settings.notice_min_s, settings.notice_max_s))
     notice = rng.uniform(low, high)
-    read = max(MIN_READ_S, incoming_chars / max(settings.read_cps, 0.1)) * _jitter(rng, settings.jitter)
+    read = max(MIN_READ_S, incoming_chars / max(settings.read_cps, 0.1) * _jitter(rng, settings.jitter))
     return Timing(seed, settings.scale * notice, settings.scale * read)
 
 

@@ -49,10 +49,33 @@ class SandboxWorld:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def events(self) -> list[dict[str, Any]]:
+        """Every event so far (a line cut short by a killed writer is passed over)."""
         if not self.path.exists():
             return []
+        found = []
         with open(self.path, encoding="utf-8") as fh:
-            return [json.loads(line) for line in fh if line.strip()]
+            for line in fh:
+                try:
+                    found.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+        return found
+
+    @property
+    def cursor_path(self) -> Path:
+        return self.root / "cursor"
+
+    def cursor(self) -> int:
+        """The id of the last event the twin has fully handled."""
+        try:
+            return int(self.cursor_path.read_text())
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def save_cursor(self, event_id: int) -> None:
+        tmp = self.cursor_path.with_suffix(".tmp")
+        tmp.write_text(str(event_id))
+        os.replace(tmp, self.cursor_path)
 
     def append(self, event: dict[str, Any]) -> dict[str, Any]:
         """Add an event under the lock; it gets the next message id."""
@@ -101,20 +124,27 @@ class SandboxTelegram:
         self._stopped.set()
 
     async def incoming(self) -> AsyncIterator[Incoming]:
-        seen = len(self.world.events())
+        """Events after the saved cursor, then new ones; the cursor moves once each is handled.
+
+        Like Telegram's update state, this delivers what arrived while the twin was down.
+        """
+        seen = self.world.cursor()
         while not self._stopped.is_set():
-            events = self.world.events()
-            for event in events[seen:]:
+            for event in self.world.events():
+                if event["id"] <= seen:
+                    continue
                 if event["dir"] == "in":
-                    yield _incoming(event)
-            seen = len(events)
+                    yield _incoming(event)  # resumes only after the daemon has recorded it
+                seen = event["id"]
+                self.world.save_cursor(seen)
             try:
                 await asyncio.wait_for(self._stopped.wait(), timeout=self.poll_s)
             except TimeoutError:
                 pass
 
     async def _send(self, chat_id: int, random_id: int, **fields: Any) -> int:
-        if any(e.get("random_id") == random_id for e in self.world.events()):
+        if any(e.get("random_id") == random_id for e in self.world.events() if e["dir"] == "out"):
+            self.world.append({"dir": "dup", "chat": chat_id, "random_id": random_id})
             return 0  # delivered before, as Telegram drops a duplicate random_id
         event = self.world.append({"dir": "out", "chat": chat_id, "random_id": random_id,
                                    "date": datetime.now(UTC).isoformat(), **fields})

@@ -1,0 +1,215 @@
+"""Telethon objects -> twin's frozen values. Pure: no I/O, no filtering (twin.rules decides).
+
+Imported by the Telethon adapter only, so its module-level Telethon import is paid once Telethon
+is needed anyway.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from telethon import utils
+from telethon.tl import types
+
+from twin.session.base import Dialog
+from twin.types import ChatKind, HistoryMessage, Incoming, Me, Media, MessageKind
+
+ARCHIVE_FOLDER = 1
+
+
+def utc(when: datetime | None) -> datetime:
+    """An aware UTC datetime (Telethon's are already UTC; naive ones are taken as UTC)."""
+    if when is None:
+        return datetime.fromtimestamp(0, UTC)
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def display_name(entity: Any) -> str:
+    """A user's full name or a chat's title; empty for None or a deleted account."""
+    return str(utils.get_display_name(entity)) if entity is not None else ""
+
+
+def username(entity: Any) -> str | None:
+    """The public @username (the first active one for collectible usernames), without the @."""
+    name = getattr(entity, "username", None)
+    if name:
+        return str(name)
+    for extra in getattr(entity, "usernames", None) or []:
+        if getattr(extra, "active", False):
+            return str(extra.username)
+    return None
+
+
+def to_me(user: Any) -> Me:
+    """The logged-in Telethon User as Me."""
+    return Me(id=int(user.id), name=display_name(user) or str(user.id), username=username(user))
+
+
+def chat_kind(peer: Any, chat: Any = None, post: bool = False) -> ChatKind:
+    """private | group | channel; a megagroup (supergroup) is a group, a broadcast channel a channel."""
+    if isinstance(peer, types.PeerUser):
+        return "private"
+    if isinstance(peer, types.PeerChat):
+        return "group"
+    broadcast = getattr(chat, "broadcast", None)
+    if broadcast is not None:
+        return "channel" if broadcast else "group"
+    return "channel" if post else "group"  # no entity: only broadcast channels carry `post`
+
+
+def sender_id(message: Any, self_id: int) -> int:
+    """Who wrote it: from_id, else the owner for outgoing, else the chat (private peer or channel post)."""
+    if message.from_id is not None:
+        return int(utils.get_peer_id(message.from_id))
+    if message.out:
+        return self_id
+    return int(utils.get_peer_id(message.peer_id))
+
+
+def _document_kind(media: Any, document: Any) -> tuple[MessageKind, float]:
+    """The kind of a document message from its attributes, and its duration in seconds."""
+    attributes = list(document.attributes or [])
+    if any(isinstance(a, types.DocumentAttributeSticker) for a in attributes):
+        return "sticker", 0.0
+    for attr in attributes:
+        if isinstance(attr, types.DocumentAttributeAudio):
+            return ("voice" if attr.voice or media.voice else "audio"), float(attr.duration or 0)
+        if isinstance(attr, types.DocumentAttributeVideo):
+            return ("video_note" if attr.round_message or media.round else "video"), float(attr.duration or 0)
+    if media.voice:
+        return "voice", 0.0
+    if media.round:
+        return "video_note", 0.0
+    return ("video" if media.video else "document"), 0.0
+
+
+def _photo_size(photo: Any) -> int:
+    """Bytes of the largest stored size of a photo (0 when unknown)."""
+    best = 0
+    for size in getattr(photo, "sizes", None) or []:
+        best = max(best, int(getattr(size, "size", 0) or 0), *(int(s) for s in getattr(size, "sizes", None) or [0]))
+    return best
+
+
+def media_of(media: Any) -> tuple[MessageKind, Media | None]:
+    """The message kind and, for photos and documents, what a download needs to know."""
+    if media is None or isinstance(media, types.MessageMediaEmpty | types.MessageMediaWebPage):
+        return "text", None  # a link preview is still a text message
+    if isinstance(media, types.MessageMediaPhoto):
+        return "photo", Media("photo", "image/jpeg", _photo_size(media.photo))
+    if isinstance(media, types.MessageMediaDocument):
+        document = media.document
+        if not isinstance(document, types.Document):
+            return "other", None  # expired self-destructing media
+        kind, duration = _document_kind(media, document)
+        return kind, Media(kind, str(document.mime_type or ""), int(document.size or 0), duration)
+    return "other", None  # geo, contact, poll, dice, game, story, ...
+
+
+def reply_to_id(message: Any) -> int | None:
+    """The id of the message in this chat that this one answers, if any."""
+    header = message.reply_to
+    if not isinstance(header, types.MessageReplyHeader) or header.reply_to_msg_id is None:
+        return None
+    if header.forum_topic and header.reply_to_top_id is None:
+        return None  # only says which forum topic the message is in
+    if header.reply_to_peer_id is not None and utils.get_peer_id(header.reply_to_peer_id) != utils.get_peer_id(
+        message.peer_id
+    ):
+        return None  # a reply to a message of another chat: its id means nothing here
+    return int(header.reply_to_msg_id)
+
+
+def to_incoming(message: Any, *, self_id: int, sender: Any = None, chat: Any = None) -> Incoming:
+    """A Telethon Message or MessageService (with its sender and chat entities, when known) as Incoming."""
+    service = isinstance(message, types.MessageService)
+    kind, media = ("service", None) if service else media_of(message.media)
+    who = sender_id(message, self_id)
+    peer = message.peer_id
+    kind_of_chat = chat_kind(peer, chat, bool(message.post))
+    if chat is None and kind_of_chat == "private":
+        chat = sender if not message.out else None
+    return Incoming(
+        chat_id=int(utils.get_peer_id(peer)),
+        message_id=int(message.id),
+        sender_id=who,
+        date=utc(message.date),
+        text="" if service else str(message.message or ""),
+        kind=kind,
+        chat_kind=kind_of_chat,
+        chat_title=display_name(chat),
+        sender_name=display_name(sender),
+        sender_username=username(sender),
+        reply_to=reply_to_id(message),
+        outgoing=bool(message.out),
+        sender_is_bot=isinstance(sender, types.User) and bool(sender.bot),
+        sender_is_self=who == self_id or bool(getattr(sender, "is_self", False)),
+        sender_is_contact=isinstance(sender, types.User) and bool(sender.contact),
+        mentioned=bool(message.mentioned),
+        media=media,
+    )
+
+
+async def event_to_incoming(event: Any, self_id: int) -> Incoming:
+    """A NewMessage event as Incoming; sender and chat come from the update, else one lookup each."""
+    message = event.message
+    sender = message.sender or await _quietly(event.get_sender())
+    chat = message.chat or await _quietly(event.get_chat())
+    return to_incoming(message, self_id=self_id, sender=sender, chat=chat)
+
+
+async def _quietly(lookup: Any) -> Any:
+    """An entity lookup that may fail (offline, unknown user): the message matters more than a name."""
+    try:
+        return await lookup
+    except Exception:  # any failure only costs the name and flags
+        return None
+
+
+def to_history(message: Any, self_id: int) -> HistoryMessage | None:
+    """A past message with text as HistoryMessage; None for service messages and media without caption."""
+    if isinstance(message, types.MessageService) or not getattr(message, "message", None):
+        return None
+    return HistoryMessage(
+        message_id=int(message.id),
+        date=utc(message.date),
+        outgoing=bool(message.out),
+        text=str(message.message),
+        sender_id=sender_id(message, self_id),
+    )
+
+
+def to_dialog(entity: Any, dialog: Any, now: datetime) -> Dialog:
+    """A dialog-list entry: muted while notify_settings.mute_until is in the future, archived in folder 1."""
+    settings = getattr(dialog, "notify_settings", None)
+    mute_until = getattr(settings, "mute_until", None)
+    if isinstance(entity, types.User):
+        kind: ChatKind = "private"
+    elif isinstance(entity, types.Channel | types.ChannelForbidden):
+        kind = "channel" if entity.broadcast else "group"
+    else:
+        kind = "group"
+    return Dialog(
+        chat_id=int(utils.get_peer_id(entity)),
+        title=display_name(entity),
+        kind=kind,
+        is_bot=isinstance(entity, types.User) and bool(entity.bot),
+        muted=isinstance(mute_until, datetime) and utc(mute_until) > now,
+        archived=getattr(dialog, "folder_id", None) == ARCHIVE_FOLDER,
+        username=username(entity),
+    )
+
+
+def sent_message_id(result: Any, random_id: int) -> int:
+    """The id of the message a send created, from Telegram's updates; 0 when they do not say."""
+    if isinstance(result, types.UpdateShortSentMessage):
+        return int(result.id)
+    updates = [result.update] if isinstance(result, types.UpdateShort) else list(getattr(result, "updates", []))
+    for update in updates:
+        if isinstance(update, types.UpdateMessageID) and update.random_id == random_id:
+            return int(update.id)
+    for update in updates:
+        if isinstance(update, types.UpdateNewMessage | types.UpdateNewChannelMessage) and update.message.out:
+            return int(update.message.id)
+    return 0
