@@ -120,6 +120,7 @@ class FakeTelegram:
     actions: list[tuple[int, Action]] = field(default_factory=list)
     reads: list[tuple[int, int]] = field(default_factory=list)
     history_calls: list[tuple[int, int, int]] = field(default_factory=list)
+    downloads: list[tuple[int, int]] = field(default_factory=list)
     send_errors: list[Exception] = field(default_factory=list)
     started: bool = False
 
@@ -194,6 +195,7 @@ class FakeTelegram:
         return self.dialog_list[:limit]
 
     async def download(self, chat_id: int, message_id: int, max_bytes: int) -> bytes:
+        self.downloads.append((chat_id, message_id))
         data = self.media[(chat_id, message_id)]
         if len(data) > max_bytes:
             raise TelegramError(f"media is {len(data)} bytes, over the {max_bytes} byte limit")

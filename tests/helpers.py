@@ -14,6 +14,7 @@ from twin.persona.profile import load_persona
 from twin.pipeline import Pipeline
 from twin.responder import Responder
 from twin.store import Store
+from twin.voice.flow import VoiceFlow
 
 
 def make_settings(home: Path, **overrides: Any) -> config.Settings:
@@ -32,7 +33,7 @@ class Rig:
 
 
 def make_rig(home: Path, *replies: str | None | Exception, clock: FakeClock | None = None,
-             **overrides: Any) -> Rig:
+             stt: Any = None, tts: Any = None, **overrides: Any) -> Rig:
     """A daemon over fakes. Overrides use dotted keys with '__' for '.': timing__scale=0."""
     settings = make_settings(home, **{k.replace("__", "."): v for k, v in overrides.items()})
     store = Store(settings.database_url)
@@ -40,8 +41,10 @@ def make_rig(home: Path, *replies: str | None | Exception, clock: FakeClock | No
     llm = FakeLLM(*replies)
     clock = clock or FakeClock()
     responder = Responder(llm, load_persona(settings.persona_path), settings, clock)
+    voice = VoiceFlow(settings, stt, tts)
     pipeline = Pipeline(account=settings.account, store=store, telegram=telegram, responder=responder,
-                        settings=settings, clock=clock, rng=random.Random(7))
-    daemon = Daemon(settings=settings, store=store, telegram=telegram, pipeline=pipeline, clock=clock)
+                        settings=settings, clock=clock, rng=random.Random(7), voice=voice)
+    daemon = Daemon(settings=settings, store=store, telegram=telegram, pipeline=pipeline, clock=clock,
+                    voice_enabled=stt is not None)
     daemon.rng = random.Random(11)
     return Rig(settings, store, telegram, llm, clock, daemon, pipeline)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from twin.session.sandbox import SandboxTelegram, SandboxWorld
     from twin.session.telethon import TelethonTelegram
     from twin.store import Store
+    from twin.voice.base import SpeechToText, TextToSpeech
 
 DEFAULT_MODELS = {"gemini": "gemini-2.5-flash", "openai": "gpt-4o-mini"}
 
@@ -100,6 +101,40 @@ def make_responder(settings: Settings, clock: Clock | None = None) -> Responder:
     return Responder(make_llm(settings), persona(settings), settings, clock or SystemClock())
 
 
+def make_stt(settings: Settings) -> SpeechToText | None:
+    """Speech-to-text for voice notes, or None when it is off or has no key (notes are then skipped)."""
+    stt = settings.stt
+    if stt.provider == "off":
+        return None
+    if stt.provider == "local":
+        from twin.voice.local_stt import LocalSTT
+
+        return LocalSTT(stt.model_path)
+    key = stt.api_key or settings.openai_api_key
+    if not key and not stt.base_url:
+        return None  # `twin doctor` says so; voice notes are recorded as not understood
+    from twin.voice.openai_stt import OpenAISTT
+
+    return OpenAISTT(key.reveal(), model=stt.model, base_url=stt.base_url, timeout_s=settings.llm.timeout_s)
+
+
+def make_tts(settings: Settings) -> TextToSpeech | None:
+    """Text-to-speech for voice replies (None when tts.when = never); a missing key is an error."""
+    tts = settings.tts
+    if tts.when == "never":
+        return None
+    if tts.provider == "local":
+        from twin.voice.local_tts import LocalTTS
+
+        return LocalTTS(tts.voice_path)
+    key = tts.api_key or settings.elevenlabs_api_key
+    if not key:
+        raise ConfigError("voice replies are on (tts.when) but ELEVENLABS_API_KEY is not set")
+    from twin.voice.elevenlabs_tts import ElevenLabsTTS
+
+    return ElevenLabsTTS(key.reveal(), tts.voice_id, model=tts.model, base_url=tts.base_url)
+
+
 @dataclass
 class Service:
     """Everything a running twin is made of."""
@@ -113,13 +148,17 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     from twin.daemon import Daemon
     from twin.pipeline import Pipeline
 
+    from twin.voice.flow import VoiceFlow
+
     clock = clock or SystemClock()
     responder = make_responder(settings, clock)
+    voice = VoiceFlow(settings, make_stt(settings), make_tts(settings))
     store = open_store(settings)
     telegram = make_telegram(settings)
     pipeline = Pipeline(account=settings.account, store=store, telegram=telegram, responder=responder,
-                        settings=settings, clock=clock)
-    daemon = Daemon(settings=settings, store=store, telegram=telegram, pipeline=pipeline, clock=clock)
+                        settings=settings, clock=clock, voice=voice)
+    daemon = Daemon(settings=settings, store=store, telegram=telegram, pipeline=pipeline, clock=clock,
+                    voice_enabled=voice.stt is not None)
     return Service(store, daemon)
 
 

@@ -21,6 +21,7 @@ from twin.rules import ChatContext, decide
 from twin.session.base import Telegram
 from twin.store import Store
 from twin.types import HistoryMessage, Incoming, Me
+from twin.voice.flow import media_json
 
 log = logging.getLogger("twin.daemon")
 OwnerCommand = Callable[[str], str | None]
@@ -140,6 +141,8 @@ class Daemon:
         extra: dict[str, object] = {"seed": seed, "steps": {"received": now.isoformat()}}
         if decision.deferred:
             extra["deferred"] = True
+        if message.media is not None:
+            extra["media"] = {str(message.message_id): media_json(message.media)}
         if decision.away:
             _, change = next_change(self.hours, now)
             extra.update(away=True, period=change.isoformat(timespec="minutes") if change else "later")

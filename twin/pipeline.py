@@ -22,7 +22,8 @@ from twin.sender import Outcome, SendGate, send_parts, split_message
 from twin.session.base import Action, Telegram
 from twin.store import Store
 from twin.timing import human_parts, plan
-from twin.types import HistoryMessage, Turn
+from twin.types import HistoryMessage, Turn, VoiceNote
+from twin.voice.flow import VoiceFlow
 
 log = logging.getLogger("twin.pipeline")
 INT63 = 2**63 - 1
@@ -34,7 +35,7 @@ class Pipeline:
 
     def __init__(self, *, account: str, store: Store, telegram: Telegram, responder: Responder,
                  settings: Settings, clock: Clock, gate: SendGate | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, voice: VoiceFlow | None = None) -> None:
         self.account = account
         self.store = store
         self.queue = ReplyQueue(store, account)
@@ -45,6 +46,7 @@ class Pipeline:
         self.clock = clock
         self.gate = gate or SendGate()
         self.rng = rng or random.SystemRandom()
+        self.voice = voice or VoiceFlow(settings, None, None)
         self.in_flight: dict[int, set[str]] = {}  # chat -> texts being sent (to tell them from the owner's)
         self.taken_over: dict[int, datetime] = {}  # chat -> when the owner last wrote there
         self.notices: list[str] = []  # what the owner must hear about (the daemon posts them)
@@ -119,8 +121,7 @@ class Pipeline:
     async def _compose(self, turn: Turn) -> Turn | None:
         now = self.clock.now()
         seed = int(str(turn.extra.get("seed", 0))) or self.rng.randrange(1, 2**31)
-        text = turn.transcript or turn.incoming_text
-        timing = plan(self.settings.timing, seed, len(text))
+        timing = plan(self.settings.timing, seed, len(turn.incoming_text))
         steps: dict[str, object] = dict(_as_dict(turn.extra.get("steps")))
         extra: dict[str, Any] = {**turn.extra, "seed": seed, "timing": timing.as_dict(), "steps": steps}
         self.store.update_turn(turn.id, now, status="composing", attempts=turn.attempts + 1, extra=extra)
@@ -130,7 +131,17 @@ class Pipeline:
                 steps["read"] = self.clock.now().isoformat()
             except TelegramError as exc:
                 log.info("turn %s: could not mark read: %s", turn.id, exc)
-        await self.clock.sleep(timing.read_s)
+        listened = await self.voice.listen(self.telegram, turn, self.responder.persona.language or None)
+        if listened.transcript:
+            extra["voice_in"] = {"seconds": round(listened.seconds, 2), "provider": listened.provider}
+            self.store.update_turn(turn.id, self.clock.now(), transcript=listened.transcript, extra=extra)
+        if listened.text is None:
+            self.store.update_turn(turn.id, self.clock.now(), status=listened.status, reason=listened.reason,
+                                   extra=extra)
+            return None
+        text = listened.text
+        # Listening to a note counts as reading it.
+        await self.clock.sleep(timing.read_s + listened.seconds * self.settings.timing.scale)
         if self._interrupted(turn.chat_id, now):
             self._cancel(turn, "the owner wrote in this chat (takeover)")
             return None
@@ -151,7 +162,11 @@ class Pipeline:
             self.store.update_turn(turn.id, self.clock.now(), status=draft.status, reason=draft.reason,
                                    extra=extra, **fields)
             return None
-        typing_s = timing.typing_s(self.settings.timing, len(self._parts(draft.text)[0]))
+        as_voice, why_text = self.voice.wants(turn, draft.text)
+        extra["as_voice"] = as_voice
+        if not as_voice and self.settings.tts.when != "never":
+            extra["voice_out"] = {"as_text": why_text}
+        typing_s = 0.0 if as_voice else timing.typing_s(self.settings.timing, len(self._parts(draft.text)[0]))
         extra["typing_s"] = round(typing_s, 3)
         if typing_s > 0:
             steps["typing"] = self.clock.now().isoformat()
@@ -180,10 +195,13 @@ class Pipeline:
         if turn.reply_text is None or turn.random_id is None:
             raise RuntimeError(f"turn {turn.id} is sending without a reply or a random_id")
         parts = self._parts(turn.reply_text)
+        note = await self._voice_note(turn) if turn.extra.get("as_voice") else None
+        if note is not None:
+            parts = [turn.reply_text]
         self.in_flight.setdefault(turn.chat_id, set()).update(parts)
         try:
             result = await send_parts(self.telegram, self.gate, turn.chat_id, parts, turn.random_id,
-                                      self.clock.now(), self.rng)
+                                      self.clock.now(), self.rng, voice=note)
         except TelegramError as exc:
             self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"send failed: {exc}")
             log.warning("turn %s: send failed: %s", turn.id, exc)
@@ -208,7 +226,25 @@ class Pipeline:
         steps = {**_as_dict(turn.extra.get("steps")), "sent": now.isoformat()}
         self.queue.finish(turn.id, turn.chat_id, now, list(zip(result.ids, parts, strict=True)),
                           {"status": "answered", "reply_ids": list(result.ids), "sent_at": now, "reason": reason,
-                           "extra": {**turn.extra, "steps": steps}})
+                           "voice": note is not None, "extra": {**turn.extra, "steps": steps}})
+
+    async def _voice_note(self, turn: Turn) -> VoiceNote | None:
+        """Speak the reply, showing "recording voice…" for about as long as it lasts; None: send text."""
+        assert turn.reply_text is not None
+        spoken = await self.voice.speak(turn.reply_text)
+        info: dict[str, object] = {"provider": spoken.provider, "seconds_spent": round(spoken.seconds_spent, 3)}
+        if spoken.note is None:
+            info["as_text"] = spoken.reason
+            turn.extra["voice_out"] = info
+            return None
+        info["duration_s"] = round(spoken.note.duration_s, 2)
+        kept = self.voice.keep(turn.id, spoken.note)
+        if kept is not None:
+            info["audio"] = str(kept)
+        turn.extra["voice_out"] = info
+        recording = max(0.0, spoken.note.duration_s * self.settings.timing.scale - spoken.seconds_spent)
+        await self._act(turn.chat_id, recording, "record-audio", self.clock.now())
+        return spoken.note
 
     async def _away(self, turn: Turn) -> Turn | None:
         """Outside hours with hours.outside = away: one away note per chat per closed period."""

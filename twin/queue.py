@@ -66,6 +66,9 @@ class ReplyQueue:
                     TurnRow.status == "waiting", TurnRow.attempts == 0,
                 ).order_by(TurnRow.id.desc()).limit(1)).first()
                 if open_turn is not None and not (open_turn.extra or {}).get("deferred"):
+                    if extra and extra.get("media"):
+                        media = {**open_turn.extra.get("media", {}), **extra["media"]}
+                        open_turn.extra = {**open_turn.extra, "media": media}
                     open_turn.incoming_ids = [*open_turn.incoming_ids, message.message_id]
                     open_turn.incoming_text = "\n".join(t for t in (open_turn.incoming_text, message.text) if t)
                     quiet_until = now + timedelta(seconds=quiet_window_s)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from twin.errors import FloodWait, PeerFlood
 from twin.session.base import TELEGRAM_TEXT_LIMIT, Telegram
+from twin.types import VoiceNote
 
 
 def split_message(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
@@ -73,18 +74,21 @@ class SendResult:
 
 
 async def send_parts(telegram: Telegram, gate: SendGate, chat_id: int, parts: list[str], random_id: int,
-                     now: datetime, rng: random.Random) -> SendResult:
-    """Send each part with random_id + index; a part Telegram already has comes back as id 0."""
+                     now: datetime, rng: random.Random, voice: VoiceNote | None = None) -> SendResult:
+    """Send each part with random_id + index (or one voice note); a part Telegram has comes back as 0."""
     ids: list[int] = []
-    for index, part in enumerate(parts):
-        try:
-            ids.append(await telegram.send_text(chat_id, part, random_id=random_id + index))
-        except FloodWait as exc:
-            wait = exc.seconds + rng.uniform(1.0, 1.0 + exc.seconds * 0.1)
-            gate.paused_until = now + timedelta(seconds=wait)
-            return SendResult(Outcome.FLOOD, tuple(ids), wait, f"Telegram asked to wait {exc.seconds} s (FloodWait)")
-        except PeerFlood:
-            gate.stopped_reason = "PEER_FLOOD"
-            gate.paused_until = now + timedelta(days=365)
-            return SendResult(Outcome.PEER_FLOOD, tuple(ids), detail="PEER_FLOOD: Telegram limits this account")
+    try:
+        if voice is not None:
+            ids.append(await telegram.send_voice(chat_id, voice, random_id=random_id))
+        else:
+            for index, part in enumerate(parts):
+                ids.append(await telegram.send_text(chat_id, part, random_id=random_id + index))
+    except FloodWait as exc:
+        wait = exc.seconds + rng.uniform(1.0, 1.0 + exc.seconds * 0.1)
+        gate.paused_until = now + timedelta(seconds=wait)
+        return SendResult(Outcome.FLOOD, tuple(ids), wait, f"Telegram asked to wait {exc.seconds} s (FloodWait)")
+    except PeerFlood:
+        gate.stopped_reason = "PEER_FLOOD"
+        gate.paused_until = now + timedelta(days=365)
+        return SendResult(Outcome.PEER_FLOOD, tuple(ids), detail="PEER_FLOOD: Telegram limits this account")
     return SendResult(Outcome.SENT, tuple(ids))
