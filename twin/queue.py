@@ -29,63 +29,76 @@ class Ingested:
     status: str = ""
 
 
+T = TurnRow.__table__
+M = MessageRow.__table__
+C = ChatRow.__table__
+_OPEN_TURN = (
+    sa.select(T.c.id, T.c.extra, T.c.due_at, T.c.incoming_ids, T.c.incoming_text)
+    .where(T.c.account == sa.bindparam("account"), T.c.chat_id == sa.bindparam("chat_id"),
+           T.c.status == "waiting", T.c.attempts == 0)
+    .order_by(T.c.id.desc()).limit(1)
+)
+_CHATS = sa.select(C).where(C.c.account == sa.bindparam("account"),
+                            C.c.chat_id.in_(sa.bindparam("chat_ids", expanding=True)))
+_INSERT_TURN = sa.insert(T)
+_SENT = sa.select(
+    sa.func.count().filter(T.c.sent_at >= sa.bindparam("hour_ago")), sa.func.count()
+).where(T.c.account == sa.bindparam("account"), T.c.chat_id == sa.bindparam("chat_id"),
+        T.c.sent_at >= sa.bindparam("day_ago"))
+
+
 class ReplyQueue:
-    """Queue operations for one account, each in its own transaction."""
+    """Queue operations for one account, each in its own transaction (hot paths in plain SQL Core)."""
 
     def __init__(self, store: Store, account: str) -> None:
         self.store = store
         self.account = account
+        self._insert_message = store.insert_ignore(MessageRow)
 
-    def _insert_message(self, s: Any, message: Incoming) -> bool:
-        """Remember the message id; False when it was already there (delivered twice)."""
-        exists = s.scalar(sa.select(MessageRow.id).where(
-            MessageRow.account == self.account, MessageRow.chat_id == message.chat_id,
-            MessageRow.message_id == message.message_id))
-        if exists is not None:
-            return False
-        s.add(MessageRow(account=self.account, chat_id=message.chat_id, message_id=message.message_id,
-                         date=message.date, outgoing=message.outgoing or message.sender_is_self, text=message.text))
-        return True
+    def _merge_chat(self, conn: sa.Connection, chat_id: int, title: str, values: dict[str, Any]) -> None:
+        row = conn.execute(_CHATS, {"account": self.account, "chat_ids": [chat_id]}).first()
+        if row is None:
+            conn.execute(sa.insert(C).values(account=self.account, chat_id=chat_id, title=title,
+                                             history_fetched=False, extra=values))
+        else:
+            conn.execute(sa.update(C).where(C.c.account == self.account, C.c.chat_id == chat_id)
+                         .values(extra={**(row.extra or {}), **values}))
 
     def ingest(self, message: Incoming, decision: Decision, now: datetime, *, quiet_window_s: float,
                extra: dict[str, Any] | None = None, chat_extra: dict[str, Any] | None = None) -> Ingested:
         """Record the message and its decision atomically: a new turn, a fold, or a skip."""
-        with self.store.session() as s, s.begin():
-            if not self._insert_message(s, message):
-                return Ingested(None)
+        with self.store.engine.begin() as conn:
+            new = conn.execute(self._insert_message, {
+                "account": self.account, "chat_id": message.chat_id, "message_id": message.message_id,
+                "date": message.date, "outgoing": message.outgoing or message.sender_is_self, "text": message.text})
+            if not new.rowcount:
+                return Ingested(None)  # delivered twice (a catch-up after a crash): already recorded
             if chat_extra:
-                chat = s.get(ChatRow, (self.account, message.chat_id))
-                if chat is None:
-                    chat = ChatRow(account=self.account, chat_id=message.chat_id, title=message.chat_title,
-                                   history_fetched=False, extra={})
-                    s.add(chat)
-                chat.extra = {**(chat.extra or {}), **chat_extra}
+                self._merge_chat(conn, message.chat_id, message.chat_title, chat_extra)
             if decision.answer:
-                open_turn = s.scalars(sa.select(TurnRow).where(
-                    TurnRow.account == self.account, TurnRow.chat_id == message.chat_id,
-                    TurnRow.status == "waiting", TurnRow.attempts == 0,
-                ).order_by(TurnRow.id.desc()).limit(1)).first()
+                open_turn = conn.execute(_OPEN_TURN, {"account": self.account, "chat_id": message.chat_id}).first()
                 if open_turn is not None and not (open_turn.extra or {}).get("deferred"):
+                    merged = dict(open_turn.extra or {})
                     if extra and extra.get("media"):
-                        media = {**open_turn.extra.get("media", {}), **extra["media"]}
-                        open_turn.extra = {**open_turn.extra, "media": media}
-                    open_turn.incoming_ids = [*open_turn.incoming_ids, message.message_id]
-                    open_turn.incoming_text = "\n".join(t for t in (open_turn.incoming_text, message.text) if t)
+                        merged["media"] = {**merged.get("media", {}), **extra["media"]}
                     quiet_until = now + timedelta(seconds=quiet_window_s)
-                    open_turn.due_at = max(open_turn.due_at or now, quiet_until)
-                    open_turn.updated_at = now
+                    conn.execute(sa.update(T).where(T.c.id == open_turn.id).values(
+                        incoming_ids=[*open_turn.incoming_ids, message.message_id],
+                        incoming_text="\n".join(t for t in (open_turn.incoming_text, message.text) if t),
+                        due_at=max(open_turn.due_at or now, quiet_until), updated_at=now, extra=merged))
                     return Ingested(open_turn.id, folded=True, status="waiting")
             status = "waiting" if decision.answer else decision.status
-            row = TurnRow(
+            result = conn.execute(_INSERT_TURN, dict(
                 account=self.account, chat_id=message.chat_id, chat_title=message.chat_title,
                 sender_id=message.sender_id, sender_name=message.sender_name,
                 incoming_ids=[message.message_id], incoming_text=message.text, kind=message.kind,
-                status=status, reason=decision.reason, received_at=now, due_at=decision.due_at,
-                updated_at=now, extra=extra or {},
-            )
-            s.add(row)
-            s.flush()
-            return Ingested(row.id, status=status)
+                transcript=None, status=status, reason=decision.reason, reply_text=None, reply_ids=[],
+                random_id=None, voice=False, provider="", model="", tokens_in=0, tokens_out=0, attempts=0,
+                received_at=now, due_at=decision.due_at, sent_at=None, updated_at=now, extra=extra or {},
+            ))
+            key = result.inserted_primary_key
+            assert key is not None
+            return Ingested(int(key[0]), status=status)
 
     def runnable(self, now: datetime, busy: Sequence[int] = ()) -> list[tuple[int, int]]:
         """(turn id, chat id) to start now: per chat, the oldest open turn, if it is due and the chat is free."""
@@ -100,15 +113,15 @@ class ReplyQueue:
             .where(TurnRow.status.in_(RUNNABLE), TurnRow.due_at <= now)
             .order_by(TurnRow.due_at, TurnRow.id)
         )
-        with self.store.session() as s:
-            rows = s.execute(query).all()
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(query).all()
         return [(int(r.id), int(r.chat_id)) for r in rows if r.chat_id not in busy]
 
     def next_due(self) -> datetime | None:
         """The earliest due time of a runnable turn."""
-        with self.store.session() as s:
-            return s.scalar(sa.select(sa.func.min(TurnRow.due_at)).where(
-                TurnRow.account == self.account, TurnRow.status.in_(RUNNABLE)))
+        with self.store.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.min(T.c.due_at)).where(
+                T.c.account == self.account, T.c.status.in_(RUNNABLE))).scalar()
 
     def cancel_chat(self, chat_id: int, reason: str, now: datetime) -> int:
         """Cancel every reply of a chat that has not started sending; returns how many."""
@@ -161,8 +174,8 @@ class ReplyQueue:
         query = sa.select(TurnRow.status, ChatRow.chat_id, ChatRow.paused_until).select_from(TurnRow).outerjoin(
             ChatRow, sa.and_(ChatRow.account == self.account, ChatRow.chat_id.in_((chat_id, 0)))
         ).where(TurnRow.id == turn_id)
-        with self.store.session() as s:
-            rows = s.execute(query).all()
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(query).all()
         if not rows or rows[0].status not in ("composing", "sending"):
             return "cancelled"
         for row in rows:
@@ -175,31 +188,24 @@ class ReplyQueue:
         """Record a delivered reply in one transaction: the turn, the chat's messages, the last send."""
         rows = [{"account": self.account, "chat_id": chat_id, "message_id": i, "date": now, "outgoing": True,
                  "text": text} for i, text in sent if i]
-        with self.store.session() as s, s.begin():
-            s.execute(sa.update(TurnRow).where(TurnRow.id == turn_id).values(updated_at=now, **values))
-            if rows:
-                s.execute(self.store.insert_ignore(MessageRow), rows)
-            chat = s.get(ChatRow, (self.account, chat_id))
-            if chat is None:
-                chat = ChatRow(account=self.account, chat_id=chat_id, title="", history_fetched=False, extra={})
-                s.add(chat)
-            chat.extra = {**(chat.extra or {}), "last_sent_at": now.isoformat()}
+        with self.store.engine.begin() as conn:
+            conn.execute(sa.update(T).where(T.c.id == turn_id).values(updated_at=now, **values))
+            if rows:  # the messages the twin sent become context for later turns
+                conn.execute(self._insert_message, rows)
+            self._merge_chat(conn, chat_id, "", {"last_sent_at": now.isoformat()})
 
-    def chat_states(self, chat_id: int) -> tuple[ChatRow | None, ChatRow | None]:
-        """This chat's state and the account's (chat 0), in one read."""
-        with self.store.session() as s:
-            rows = {r.chat_id: r for r in s.scalars(sa.select(ChatRow).where(
-                ChatRow.account == self.account, ChatRow.chat_id.in_((chat_id, 0)))).all()}
+    def chat_states(self, chat_id: int) -> tuple[Any, Any]:
+        """This chat's state row and the account's (chat 0), in one read (None when absent)."""
+        with self.store.engine.connect() as conn:
+            rows = {r.chat_id: r for r in conn.execute(_CHATS, {"account": self.account, "chat_ids": [chat_id, 0]})}
         return rows.get(chat_id), rows.get(0)
 
     def sent_counts(self, chat_id: int, now: datetime) -> tuple[int, int]:
         """Replies sent in this chat in the last hour and the last day."""
-        hour_ago, day_ago = now - timedelta(hours=1), now - timedelta(days=1)
-        query = sa.select(
-            sa.func.count().filter(TurnRow.sent_at >= hour_ago), sa.func.count()
-        ).where(TurnRow.account == self.account, TurnRow.chat_id == chat_id, TurnRow.sent_at >= day_ago)
-        with self.store.session() as s:
-            hour, day = s.execute(query).one()
+        params = {"account": self.account, "chat_id": chat_id, "hour_ago": now - timedelta(hours=1),
+                  "day_ago": now - timedelta(days=1)}
+        with self.store.engine.connect() as conn:
+            hour, day = conn.execute(_SENT, params).one()
         return int(hour), int(day)
 
 

@@ -124,8 +124,8 @@ class Store:
 
     def update_turn(self, turn_id: int, now: datetime, **values: Any) -> None:
         """Change a turn's fields in one UPDATE (an `extra` given replaces the whole extra)."""
-        with self.session() as s, s.begin():
-            s.execute(sa.update(TurnRow).where(TurnRow.id == turn_id).values(updated_at=now, **values))
+        with self.engine.begin() as conn:
+            conn.execute(_TURNS.update().where(_TURNS.c.id == turn_id).values(updated_at=now, **values))
 
     def merge_extra(self, turn_id: int, now: datetime, **values: Any) -> None:
         """Add keys to a turn's extra (context, steps, timing), keeping the others."""
@@ -138,8 +138,8 @@ class Store:
 
     def turn(self, turn_id: int, account: str | None = None) -> Turn | None:
         """One turn by id (of this account when given)."""
-        with self.session() as s:
-            row = s.get(TurnRow, turn_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(_TURN_BY_ID, {"id": turn_id}).first()
         if row is None or (account is not None and row.account != account):
             return None
         return _to_turn(row)
@@ -223,18 +223,10 @@ class Store:
 
     def recent_messages(self, account: str, chat_id: int, limit: int) -> list[HistoryMessage]:
         """The chat's last `limit` messages, oldest first."""
-        query = (
-            sa.select(MessageRow)
-            .where(MessageRow.account == account, MessageRow.chat_id == chat_id)
-            .order_by(MessageRow.message_id.desc())
-            .limit(limit)
-        )
-        with self.session() as s:
-            rows = s.scalars(query).all()
-        return [
-            HistoryMessage(message_id=r.message_id, date=r.date, outgoing=r.outgoing, text=r.text)
-            for r in reversed(rows)
-        ]
+        with self.engine.connect() as conn:
+            rows = conn.execute(_RECENT, {"account": account, "chat_id": chat_id, "limit": limit}).all()
+        return [HistoryMessage(message_id=r.message_id, date=r.date, outgoing=r.outgoing, text=r.text)
+                for r in reversed(rows)]
 
     # --- chats ------------------------------------------------------------------------
     def chat(self, account: str, chat_id: int) -> ChatState | None:
@@ -267,7 +259,17 @@ class Store:
             row.extra = {**(row.extra or {}), **values}
 
 
-def _to_turn(row: TurnRow) -> Turn:
+_TURNS = TurnRow.__table__
+_MESSAGES = MessageRow.__table__
+_TURN_BY_ID = sa.select(_TURNS).where(_TURNS.c.id == sa.bindparam("id"))
+_RECENT = (
+    sa.select(_MESSAGES.c.message_id, _MESSAGES.c.date, _MESSAGES.c.outgoing, _MESSAGES.c.text)
+    .where(_MESSAGES.c.account == sa.bindparam("account"), _MESSAGES.c.chat_id == sa.bindparam("chat_id"))
+    .order_by(_MESSAGES.c.message_id.desc()).limit(sa.bindparam("limit"))
+)
+
+
+def _to_turn(row: Any) -> Turn:
     return Turn(
         id=row.id,
         account=row.account,

@@ -146,6 +146,7 @@ def to_incoming(message: Any, *, self_id: int, sender: Any = None, chat: Any = N
         sender_is_bot=isinstance(sender, types.User) and bool(sender.bot),
         sender_is_self=who == self_id or bool(getattr(sender, "is_self", False)),
         sender_is_contact=isinstance(sender, types.User) and bool(sender.contact),
+        sender_phone=str(sender.phone) if isinstance(sender, types.User) and sender.phone else None,
         mentioned=bool(message.mentioned),
         media=media,
     )
