@@ -93,7 +93,7 @@ async def _login(home: Path) -> None:
     from twin.session.sandbox import SandboxTelegram, SandboxWorld
 
     await SandboxTelegram(SandboxWorld(home / "data" / "sandbox" / "default"),
-                          home / "sessions" / "default.session").sign_in_code("+99966", "12345", None)  # type: ignore[arg-type]
+                          home / "sessions" / "default.sandbox.json").sign_in_code("+99966", "12345", None)  # type: ignore[arg-type]
 
 
 def main() -> None:

@@ -48,7 +48,7 @@ async def run_crash(home: Path, url: str, *, rounds: int = ROUNDS, per_round: in
                     seed: int = 2026) -> dict[str, int]:
     """Write messages while killing the daemon at random moments; check every one; return the counts."""
     world = SandboxWorld(home / "data" / "sandbox" / "default")
-    await SandboxTelegram(world, home / "sessions" / "default.session").sign_in_code("+99966", "12345", None)  # type: ignore[arg-type]
+    await SandboxTelegram(world, home / "sessions" / "default.sandbox.json").sign_in_code("+99966", "12345", None)  # type: ignore[arg-type]
     env = daemon_env(home, url)
     rng = random.Random(seed)
     kills = 0

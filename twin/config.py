@@ -221,7 +221,9 @@ class Settings:
 
     @property
     def session_path(self) -> Path:
-        return self.sessions_dir / f"{self.account}.session"
+        """The account's session file (the sandbox keeps its own, so switching never clobbers one)."""
+        suffix = ".sandbox.json" if self.telegram.backend == "sandbox" else ".session"
+        return self.sessions_dir / f"{self.account}{suffix}"
 
     @property
     def persona_path(self) -> Path:
