@@ -37,7 +37,8 @@ async def latency(n: int = 1000) -> list[float]:
     for i in range(n):
         sent_before = len(rig.telegram.sent)
         start = time.perf_counter()
-        await rig.daemon.handle(incoming(f"message {i}", chat_id=10_000 + i % 50, message_id=100 + 2 * i, date=rig.clock.now()))
+        message = incoming(f"message {i}", chat_id=10_000 + i % 50, message_id=100 + 2 * i, date=rig.clock.now())
+        await rig.daemon.handle(message)
         while len(rig.telegram.sent) == sent_before:
             await asyncio.sleep(0)
         samples.append(time.perf_counter() - start)

@@ -15,7 +15,8 @@ from twin.store import Store
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def twin(home: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def twin(home: Path, *args: str, stdin: str = "",
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TWIN_", "GEMINI", "OPENAI", "ELEVENLABS"))}
     full_env.update({"TWIN_HOME": str(home), "COLUMNS": "160", **(env or {})})
     return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], input=stdin, capture_output=True,

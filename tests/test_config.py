@@ -55,7 +55,8 @@ def test_unrelated_twin_variables_are_ignored(twin_home):
 
 
 def test_secrets_never_show_in_repr(twin_home):
-    s = config.load(home=twin_home, env={"GEMINI_API_KEY": "AIza-not-a-real-key-123456", "TWIN_API_HASH": "abcdef123456"})
+    env = {"GEMINI_API_KEY": "AIza-not-a-real-key-123456", "TWIN_API_HASH": "abcdef123456"}
+    s = config.load(home=twin_home, env=env)
     text = repr(s) + str(s.telegram) + str(s.gemini_api_key)
     assert "AIza-not-a-real-key" not in text and "abcdef123456" not in text
     assert s.gemini_api_key.reveal() == "AIza-not-a-real-key-123456"

@@ -147,7 +147,6 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     """Wire store, Telegram, model and pipeline into a daemon."""
     from twin.daemon import Daemon
     from twin.pipeline import Pipeline
-
     from twin.voice.flow import VoiceFlow
 
     clock = clock or SystemClock()

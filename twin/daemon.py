@@ -60,14 +60,15 @@ class Daemon:
             log.info("recovered the queue: %s resumed, %s marked stale", resumed, stale)
         await self._refresh_dialogs()
         self.connected.set()
-        tasks = {asyncio.create_task(self._consume()), asyncio.create_task(self._schedule())}
-        stopper = asyncio.create_task(stop.wait())
+        tasks: set[asyncio.Task[None]] = {asyncio.create_task(self._consume()), asyncio.create_task(self._schedule())}
+        stopper: asyncio.Task[bool] = asyncio.create_task(stop.wait())
         try:
-            done, _ = await asyncio.wait(tasks | {stopper}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done - {stopper}:
+            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks & done:
                 task.result()  # re-raises a lost connection
         finally:
-            for task in (*tasks, stopper):
+            stopper.cancel()
+            for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, stopper, return_exceptions=True)
             await self._drain(self.settings.service.stop_timeout_s)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -29,9 +29,8 @@ class Ingested:
     status: str = ""
 
 
-T = TurnRow.__table__
-M = MessageRow.__table__
-C = ChatRow.__table__
+T = cast(sa.Table, TurnRow.__table__)
+C = cast(sa.Table, ChatRow.__table__)
 _OPEN_TURN = (
     sa.select(T.c.id, T.c.extra, T.c.due_at, T.c.incoming_ids, T.c.incoming_text)
     .where(T.c.account == sa.bindparam("account"), T.c.chat_id == sa.bindparam("chat_id"),

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -259,8 +259,8 @@ class Store:
             row.extra = {**(row.extra or {}), **values}
 
 
-_TURNS = TurnRow.__table__
-_MESSAGES = MessageRow.__table__
+_TURNS = cast(sa.Table, TurnRow.__table__)
+_MESSAGES = cast(sa.Table, MessageRow.__table__)
 _TURN_BY_ID = sa.select(_TURNS).where(_TURNS.c.id == sa.bindparam("id"))
 _RECENT = (
     sa.select(_MESSAGES.c.message_id, _MESSAGES.c.date, _MESSAGES.c.outgoing, _MESSAGES.c.text)

@@ -37,8 +37,9 @@ def media_of(turn: Turn) -> dict[int, Media]:
     raw = turn.extra.get("media")
     if isinstance(raw, dict):
         for key, value in raw.items():
-            if isinstance(value, dict) and value.get("kind") in VOICE_KINDS:
-                found[int(key)] = Media(str(value["kind"]), str(value.get("mime", "")), int(value.get("size", 0)),
+            kind = value.get("kind") if isinstance(value, dict) else None
+            if kind == "voice" or kind == "audio" or kind == "video_note":
+                found[int(key)] = Media(kind, str(value.get("mime", "")), int(value.get("size", 0)),
                                         float(value.get("duration_s", 0.0)))
     return found
 
