@@ -40,7 +40,7 @@ def make_rig(home: Path, *replies: str | None | Exception, clock: FakeClock | No
     telegram = FakeTelegram()
     llm = FakeLLM(*replies)
     clock = clock or FakeClock()
-    responder = Responder(llm, load_persona(settings.persona_path), settings, clock)
+    responder = Responder(llm, load_persona(settings.persona_path), settings, clock, store)
     voice = VoiceFlow(settings, stt, tts)
     pipeline = Pipeline(account=settings.account, store=store, telegram=telegram, responder=responder,
                         settings=settings, clock=clock, rng=random.Random(7), voice=voice)

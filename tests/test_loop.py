@@ -10,6 +10,18 @@ from twin.errors import TelegramError
 from twin.types import HistoryMessage
 
 
+def turns_of(prompt):
+    """The prompt's turns with the contact's delimiting tags taken off (they are untrusted text)."""
+    out = []
+    for m in prompt.messages:
+        text = m.text
+        if m.role == "user":
+            assert text.startswith("<contact_message>\n") and text.endswith("\n</contact_message>"), text
+            text = text[len("<contact_message>\n"):-len("\n</contact_message>")]
+        out.append((m.role, text))
+    return out
+
+
 async def deliver(rig, *messages):
     rig.telegram.push(*messages)
     for _ in range(100):
@@ -41,9 +53,7 @@ async def test_one_message_one_reply_one_turn(twin_home):
 
     assert [(s.chat_id, s.text) for s in rig.telegram.sent] == [(42, "hey! all good, you?")]
     (prompt,) = rig.llm.prompts
-    assert [(m.role, m.text) for m in prompt.messages] == [
-        ("user", "long time no see"), ("assistant", "indeed"), ("user", "how are you?"),
-    ]
+    assert turns_of(prompt) == [("user", "long time no see"), ("assistant", "indeed"), ("user", "how are you?")]
     assert "Sam" in prompt.system  # the embedded default persona
     (turn,) = rig.store.turns("default")
     assert turn.status == "answered"
@@ -59,9 +69,7 @@ async def test_second_message_uses_stored_context(twin_home):
     await serve(rig, incoming("one", message_id=10), incoming("two", message_id=12))
     assert [s.text for s in rig.telegram.sent] == ["first answer", "second answer"]
     second = rig.llm.prompts[1]
-    assert [(m.role, m.text) for m in second.messages] == [
-        ("user", "one"), ("assistant", "first answer"), ("user", "two"),
-    ]
+    assert turns_of(second) == [("user", "one"), ("assistant", "first answer"), ("user", "two")]
     assert len(rig.telegram.history_calls) == 1
 
 
@@ -108,8 +116,8 @@ async def test_owner_messages_are_context_not_turns(twin_home):
     await serve(rig, [incoming("ok no problem", message_id=11)])
     turns = rig.store.turns("default")
     assert [t.incoming_ids for t in turns] == [(11,), (4,)]
-    roles = [(m.role, m.text) for m in rig.llm.prompts[-1].messages]
-    assert roles == [("user", "hey, you there?"), ("assistant", "sure\ni'll be late"), ("user", "ok no problem")]
+    assert turns_of(rig.llm.prompts[-1]) == [
+        ("user", "hey, you there?"), ("assistant", "sure\ni'll be late"), ("user", "ok no problem")]
 
 
 async def test_long_reply_is_split_at_the_telegram_limit(twin_home):
@@ -147,17 +155,17 @@ async def test_ten_thousand_character_message_is_answered_with_a_trimmed_prompt(
     (turn,) = rig.store.turns("default")
     assert turn.status == "answered"
     assert len(turn.incoming_text) == 10_000  # stored whole
-    assert len(rig.llm.prompts[0].messages[-1].text) < 4100  # the model sees a trimmed copy
+    assert len(turns_of(rig.llm.prompts[0])[-1][1]) < 4100  # the model sees a trimmed copy
 
 
 async def test_a_burst_is_answered_once(twin_home):
     rig = make_rig(twin_home, "answering all three")
-    await serve(rig, [incoming("hey", message_id=1), incoming("are you free", message_id=2),
-                      incoming("tonight?", message_id=3)])
+    await serve(rig, [incoming("hey", message_id=1), incoming("how was the trip", message_id=2),
+                      incoming("to porto?", message_id=3)])
     assert [s.text for s in rig.telegram.sent] == ["answering all three"]
     (turn,) = rig.store.turns("default")
-    assert turn.incoming_ids == (1, 2, 3) and turn.incoming_text == "hey\nare you free\ntonight?"
-    assert rig.llm.prompts[0].messages[-1].text == "hey\nare you free\ntonight?"
+    assert turn.incoming_ids == (1, 2, 3) and turn.incoming_text == "hey\nhow was the trip\nto porto?"
+    assert turns_of(rig.llm.prompts[0])[-1] == ("user", "hey\nhow was the trip\nto porto?")
 
 
 async def test_a_redelivered_message_is_not_a_second_turn(twin_home):

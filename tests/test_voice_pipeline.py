@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests import voice_samples
 from tests.fakes import FakeSTT, FakeTTS, incoming
 from tests.helpers import make_rig
-from tests.test_loop import serve
+from tests.test_loop import serve, turns_of
 from twin.types import Media
 from twin.voice import audio
 
@@ -26,15 +24,15 @@ def speech() -> bytes:
 
 
 async def test_a_voice_note_is_transcribed_and_answered_as_text(twin_home, speech):
-    stt = FakeSTT("are we still on for tonight")
-    rig = make_rig(twin_home, "yes, 8pm!", stt=stt)
+    stt = FakeSTT("how did the concert go")
+    rig = make_rig(twin_home, "it was loud and great!", stt=stt)
     rig.telegram.media[(42, 1)] = speech
     await serve(rig, voice_msg())
     (turn,) = rig.store.turns("default")
-    assert turn.status == "answered" and turn.transcript == "are we still on for tonight"
-    assert rig.llm.prompts[0].messages[-1].text == "are we still on for tonight"
+    assert turn.status == "answered" and turn.transcript == "how did the concert go"
+    assert turns_of(rig.llm.prompts[0])[-1] == ("user", "how did the concert go")
     assert stt.calls == [(len(speech), "audio/ogg", "en")]  # the persona's language as the hint
-    assert [s.text for s in rig.telegram.sent] == ["yes, 8pm!"] and not turn.voice
+    assert [s.text for s in rig.telegram.sent] == ["it was loud and great!"] and not turn.voice
 
 
 async def test_listening_time_counts_as_reading_time(twin_home, speech):
@@ -77,13 +75,14 @@ async def test_without_speech_to_text_voice_notes_are_recorded_as_not_answered(t
 
 async def test_mirror_answers_a_voice_note_with_a_real_voice_note(twin_home, speech):
     tts = FakeTTS(voice_samples.speech_wav())  # WAV, as Piper gives: converted to Ogg/Opus
-    rig = make_rig(twin_home, "sure, see you at eight", stt=FakeSTT("see you later?"), tts=tts, tts__when="mirror",
+    rig = make_rig(twin_home, "it was calm, lots of reading", stt=FakeSTT("how was your weekend"), tts=tts,
+                   tts__when="mirror",
                    tts__provider="local")
     rig.telegram.media[(42, 1)] = speech
     await serve(rig, voice_msg(), [incoming("and a text", message_id=9)])
     voice_sent, text_sent = rig.telegram.sent
     note = voice_sent.voice
-    assert note is not None and voice_sent.text is None and tts.texts == ["sure, see you at eight"]
+    assert note is not None and voice_sent.text is None and tts.texts == ["it was calm, lots of reading"]
     probe = voice_samples.ffprobe(note.data)
     assert probe["codec"] == "opus" and probe["channels"] == 1 and probe["sample_rate"] == 48000
     assert abs(note.duration_s - float(probe["duration"])) < 0.1 and note.waveform and max(note.waveform) > 0

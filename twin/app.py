@@ -94,11 +94,11 @@ def persona(settings: Settings) -> Persona:
     return load_persona(settings.persona_path)
 
 
-def make_responder(settings: Settings, clock: Clock | None = None) -> Responder:
-    """Persona + prompt + model: what the daemon and `twin chat` both answer with."""
+def make_responder(settings: Settings, clock: Clock | None = None, store: Store | None = None) -> Responder:
+    """Persona + guard + prompt + model: what the daemon and `twin chat` both answer with."""
     from twin.responder import Responder
 
-    return Responder(make_llm(settings), persona(settings), settings, clock or SystemClock())
+    return Responder(make_llm(settings), persona(settings), settings, clock or SystemClock(), store)
 
 
 def make_stt(settings: Settings) -> SpeechToText | None:
@@ -150,9 +150,9 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     from twin.voice.flow import VoiceFlow
 
     clock = clock or SystemClock()
-    responder = make_responder(settings, clock)
-    voice = VoiceFlow(settings, make_stt(settings), make_tts(settings))
     store = open_store(settings)
+    responder = make_responder(settings, clock, store)
+    voice = VoiceFlow(settings, make_stt(settings), make_tts(settings))
     telegram = make_telegram(settings)
     pipeline = Pipeline(account=settings.account, store=store, telegram=telegram, responder=responder,
                         settings=settings, clock=clock, voice=voice)

@@ -17,7 +17,7 @@ from twin.config import Settings
 from twin.errors import ProviderError, TelegramError
 from twin.hours import Hours, in_quiet
 from twin.queue import ReplyQueue
-from twin.responder import Responder
+from twin.responder import Responder, parts_json
 from twin.sender import Outcome, SendGate, send_parts, split_message
 from twin.session.base import Action, Telegram
 from twin.store import Store
@@ -147,7 +147,8 @@ class Pipeline:
             return None
         history = await self.context(turn)
         try:
-            draft = await self.responder.draft(history, text, contact=turn.sender_name or turn.chat_title)
+            draft = await self.responder.draft(history, text, contact=turn.sender_name or turn.chat_title,
+                                               chat_id=turn.chat_id)
         except ProviderError as exc:
             self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"model failed: {exc}",
                                    extra=extra)
@@ -158,10 +159,13 @@ class Pipeline:
             c = draft.completion
             fields = {"provider": c.provider, "model": c.model, "tokens_in": c.tokens_in, "tokens_out": c.tokens_out}
         extra["context"] = [{"out": m.outgoing, "text": m.text} for m in history]
+        extra["prompt"] = parts_json(draft.parts)
         if draft.text is None:
             self.store.update_turn(turn.id, self.clock.now(), status=draft.status, reason=draft.reason,
                                    extra=extra, **fields)
             return None
+        if draft.status == "needs_owner":
+            extra["final"] = {"status": "needs_owner", "reason": draft.reason}
         as_voice, why_text = self.voice.wants(turn, draft.text)
         extra["as_voice"] = as_voice
         if not as_voice and self.settings.tts.when != "never":
@@ -222,10 +226,15 @@ class Pipeline:
                 self.notices.append(f"Telegram asked twin to wait {result.wait_s / 60:.0f} min (FloodWait).")
             return
         self.gate.record(now)
-        reason = turn.reason if turn.extra.get("away") else ""
+        final = _as_dict(turn.extra.get("final"))
+        status, reason = str(final.get("status", "answered")), str(final.get("reason", ""))
+        if turn.extra.get("away"):
+            reason = turn.reason
+        if status == "needs_owner":
+            self.notices.append(f"{turn.sender_name or turn.chat_id} needs you: {reason} (twin show {turn.id})")
         steps = {**_as_dict(turn.extra.get("steps")), "sent": now.isoformat()}
         self.queue.finish(turn.id, turn.chat_id, now, list(zip(result.ids, parts, strict=True)),
-                          {"status": "answered", "reply_ids": list(result.ids), "sent_at": now, "reason": reason,
+                          {"status": status, "reply_ids": list(result.ids), "sent_at": now, "reason": reason,
                            "voice": note is not None, "extra": {**turn.extra, "steps": steps}})
 
     async def _voice_note(self, turn: Turn) -> VoiceNote | None:

@@ -1,4 +1,4 @@
-"""From a chat's context to a draft reply: prompt, model, and what to do with its answer.
+"""From a chat's context to a draft reply: guard, prompt, model, and a check of its answer.
 
 The daemon's pipeline and `twin chat` both use this, so a persona tried in the terminal
 behaves exactly as it will on Telegram.
@@ -8,52 +8,96 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from twin.clock import Clock
 from twin.config import Settings
+from twin.logs import secrets_of
+from twin.persona.guard import check_output, policy_for, screen_incoming
 from twin.persona.llm import LLM, complete_with_retries
 from twin.persona.profile import Persona
-from twin.persona.prompt import build_prompt
+from twin.persona.prompt import PromptParts, assemble_prompt, build_prompt, chat_prompt
+from twin.persona.style import profile_for
 from twin.types import Completion, HistoryMessage, Prompt
 
+if TYPE_CHECKING:
+    from twin.store import Store
+
 TEMPLATE_LEFTOVERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<start_of_turn>")
+NO_PROMPT = Prompt("", ())
 
 
 @dataclass(frozen=True)
 class Draft:
-    """A reply to send (text) or the reason nothing is sent (status, reason)."""
+    """A reply to send (text) or the reason nothing is sent.
+
+    status: answered | needs_owner (text is a deferral, sent, and the owner is told) |
+    skipped | blocked (no text).
+    """
 
     text: str | None
-    status: str  # "answered" when there is text to send; else skipped | blocked | needs_owner
+    status: str
     reason: str
     prompt: Prompt
     completion: Completion | None = None
+    parts: PromptParts | None = None
 
 
 class Responder:
-    """Builds the prompt, calls the model with retries, and judges its answer."""
+    """Screens the message, builds the prompt, calls the model with retries, and judges its answer."""
 
-    def __init__(self, llm: LLM, persona: Persona, settings: Settings, clock: Clock) -> None:
+    def __init__(self, llm: LLM, persona: Persona, settings: Settings, clock: Clock,
+                 store: Store | None = None) -> None:
         self.llm = llm
         self.persona = persona
         self.settings = settings
         self.clock = clock
+        self.store = store
+        self.profile = profile_for(settings.persona_path, persona.profile, settings.persona.profile_file)
+        self.policy = policy_for(persona, settings.persona, self.profile, secrets=secrets_of(settings))
 
-    async def draft(self, history: Sequence[HistoryMessage], text: str, *, contact: str) -> Draft:
+    def _address(self, chat_id: int | None) -> str:
+        chats = self.profile.get("chats")
+        chat = chats.get(str(chat_id)) if isinstance(chats, dict) and chat_id is not None else None
+        return str(chat.get("address", "unknown")) if isinstance(chat, dict) else "unknown"
+
+    def _prompt(self, history: Sequence[HistoryMessage], text: str, contact: str, chat_id: int | None) -> PromptParts:
+        if self.store is not None and chat_id is not None:
+            return chat_prompt(self.store, self.settings.account, self.settings.persona, self.persona, history, text,
+                               chat_id=chat_id, contact=contact, profile=self.profile)
+        persona = self.settings.persona
+        return assemble_prompt(self.persona, history, text, contact=contact, profile=self.profile,
+                               budget=persona.prompt_tokens, disclose_ai=persona.disclose_ai)
+
+    async def draft(self, history: Sequence[HistoryMessage], text: str, *, contact: str,
+                    chat_id: int | None = None) -> Draft:
         """A draft reply to `text` given the chat's earlier messages; ProviderError when the model fails."""
         limit = self.settings.rules.max_incoming_chars
         if len(text) > limit:
             text = text[:limit] + f"\n[… {len(text) - limit} more characters not shown]"
-        prompt = build_prompt(self.persona, history, text, contact=contact)
-        completion = await complete_with_retries(
-            self.llm, prompt, self.clock, retries=self.settings.llm.retries
-        )
+        address = self._address(chat_id)
+        first_reply = not any(m.outgoing for m in history)
+        screen = screen_incoming(text, self.policy, first_reply=first_reply, address=address)
+        if screen.action == "disclose":
+            return Draft(screen.reply, "answered", screen.reason, NO_PROMPT)
+        if screen.action == "defer":
+            return Draft(screen.reply, "needs_owner", screen.reason, NO_PROMPT)
+        parts = self._prompt(history, text, contact, chat_id)
+        completion = await complete_with_retries(self.llm, parts.prompt, self.clock, retries=self.settings.llm.retries)
         reply = clean_reply(completion.text or "")
         if not reply:
             why = completion.reason or "empty response"
             status = "blocked" if why.startswith("blocked") else "skipped"
-            return Draft(None, status, f"the model returned nothing ({why})", prompt, completion)
-        return Draft(reply, "answered", "", prompt, completion)
+            return Draft(None, status, f"the model returned nothing ({why})", parts.prompt, completion, parts)
+        verdict = check_output(reply, self.policy, incoming=text, protected=parts.protected,
+                               allowed=self.persona.shareable, address=address)
+        if verdict.status == "blocked":
+            return Draft(None, "blocked", f"blocked: {verdict.reason}", parts.prompt, completion, parts)
+        if verdict.status == "needs_owner":
+            return Draft(verdict.replacement, "needs_owner", verdict.reason, parts.prompt, completion, parts)
+        if screen.prefix:
+            reply = f"{screen.prefix}\n\n{reply}"
+        return Draft(reply, "answered", "", parts.prompt, completion, parts)
 
     async def away_note(self, *, contact: str, back_at: str) -> str:
         """A short away message in the persona's voice (used when hours.outside = away)."""
@@ -62,7 +106,10 @@ class Responder:
         prompt = build_prompt(self.persona, [], note, contact=contact)
         completion = await complete_with_retries(self.llm, prompt, self.clock, retries=self.settings.llm.retries)
         text = clean_reply(completion.text or "")
-        return text or "Away right now, will get back to you later."
+        verdict = check_output(text, self.policy, protected=prompt.system) if text else None
+        if not text or (verdict is not None and verdict.status != "ok"):
+            return "Away right now, will get back to you later."
+        return text
 
 
 def clean_reply(text: str) -> str:
@@ -73,3 +120,15 @@ def clean_reply(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'«":
         text = text[1:-1].strip()
     return text
+
+
+def parts_json(parts: PromptParts | None) -> dict[str, Any]:
+    """What went into a prompt, for `twin show` (never the secrets, never the whole system prompt)."""
+    if parts is None:
+        return {}
+    return {
+        "tokens": parts.tokens, "trimmed": parts.trimmed,
+        "examples": [{"contact": e.exchange.contact_text, "owner": e.exchange.owner_text, "score": round(e.score, 3)}
+                     for e in parts.examples],
+        "notes": list(parts.notes),
+    }

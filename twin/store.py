@@ -80,6 +80,13 @@ class Store:
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+        self.ensure_search()
+
+    def ensure_search(self) -> None:
+        """The full-text indexes that models cannot express (FTS5 tables, tsvector columns); idempotent."""
+        from twin.persona.examples import ensure_search_index
+
+        ensure_search_index(self)
 
     def session(self) -> Session:
         return self._session()

@@ -1,4 +1,4 @@
-"""core
+"""initial
 
 Revision ID: 0001
 Revises: 
@@ -38,6 +38,67 @@ def upgrade() -> None:
     sa.Column('text', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('account', 'chat_id', 'message_id', name='uq_messages_msg')
+    )
+    op.create_table('persona_chat_notes',
+    sa.Column('account', sa.String(length=40), nullable=False),
+    sa.Column('chat_id', sa.BigInteger(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('persona', sa.String(length=64), nullable=True),
+    sa.Column('updated_at', twin.tables.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('account', 'chat_id')
+    )
+    op.create_table('persona_eval_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account', sa.String(length=40), nullable=False),
+    sa.Column('created_at', twin.tables.UTCDateTime(), nullable=False),
+    sa.Column('label', sa.String(length=64), nullable=False),
+    sa.Column('persona_hash', sa.String(length=64), nullable=False),
+    sa.Column('provider', sa.String(length=32), nullable=False),
+    sa.Column('model', sa.String(length=128), nullable=False),
+    sa.Column('cases', sa.Integer(), nullable=False),
+    sa.Column('score', sa.Double(), nullable=False),
+    sa.Column('scores', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('persona_eval_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_persona_eval_runs_account'), ['account'], unique=False)
+
+    op.create_table('persona_exchanges',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account', sa.String(length=40), nullable=False),
+    sa.Column('chat_id', sa.BigInteger(), nullable=False),
+    sa.Column('contact_text', sa.Text(), nullable=False),
+    sa.Column('owner_text', sa.Text(), nullable=False),
+    sa.Column('contact_messages', sa.Integer(), nullable=False),
+    sa.Column('owner_messages', sa.Integer(), nullable=False),
+    sa.Column('date', twin.tables.UTCDateTime(), nullable=False),
+    sa.Column('first_message_id', sa.BigInteger(), nullable=False),
+    sa.Column('last_message_id', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('account', 'chat_id', 'first_message_id', name='uq_persona_exchange')
+    )
+    with op.batch_alter_table('persona_exchanges', schema=None) as batch_op:
+        batch_op.create_index('ix_persona_exchanges_recent', ['account', 'date', 'id'], unique=False)
+
+    op.create_table('persona_learn_progress',
+    sa.Column('account', sa.String(length=40), nullable=False),
+    sa.Column('chat_id', sa.BigInteger(), nullable=False),
+    sa.Column('title', sa.String(length=255), nullable=False),
+    sa.Column('last_message_id', sa.BigInteger(), nullable=False),
+    sa.Column('messages_read', sa.Integer(), nullable=False),
+    sa.Column('tail', sa.JSON(), nullable=False),
+    sa.Column('updated_at', twin.tables.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('account', 'chat_id')
+    )
+    op.create_table('persona_owner_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account', sa.String(length=40), nullable=False),
+    sa.Column('chat_id', sa.BigInteger(), nullable=False),
+    sa.Column('message_id', sa.BigInteger(), nullable=False),
+    sa.Column('date', twin.tables.UTCDateTime(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('account', 'chat_id', 'message_id', name='uq_persona_owner_msg')
     )
     op.create_table('turns',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -86,6 +147,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_turns_account'))
 
     op.drop_table('turns')
+    op.drop_table('persona_owner_messages')
+    op.drop_table('persona_learn_progress')
+    with op.batch_alter_table('persona_exchanges', schema=None) as batch_op:
+        batch_op.drop_index('ix_persona_exchanges_recent')
+
+    op.drop_table('persona_exchanges')
+    with op.batch_alter_table('persona_eval_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_persona_eval_runs_account'))
+
+    op.drop_table('persona_eval_runs')
+    op.drop_table('persona_chat_notes')
     op.drop_table('messages')
     op.drop_table('chats')
     # ### end Alembic commands ###
