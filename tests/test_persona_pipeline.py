@@ -67,3 +67,16 @@ async def test_learned_exchanges_from_this_chat_reach_the_prompt_and_the_turn(tw
     assert "brutal but i finished!! 4h10" in system and "feed the cat" not in system
     (turn,) = rig.store.turns("default")
     assert turn.extra["prompt"]["examples"][0]["owner"] == "brutal but i finished!! 4h10"
+
+
+async def test_a_chat_assigned_to_another_persona_is_answered_by_it(twin_home):
+    from twin.persona.notes import assign_persona
+
+    rig = make_rig(twin_home, "the report is on its way")
+    (twin_home / "data" / "persona.work.toml").write_text('name = "Samuel at work"\nstyle = "Formal, full sentences."\n')
+    assign_persona(rig.store, "default", 42, "work", now=T0)
+    assign_persona(rig.store, "default", 43, "missing", now=T0)
+    await serve(rig, [incoming("status of the report?"), incoming("hi", chat_id=43, message_id=2)])
+    assert "Samuel at work" in rig.llm.prompts[0].system and "Formal, full sentences." in rig.llm.prompts[0].system
+    failed = rig.store.turns("default", chat=43)[0]
+    assert failed.status == "failed" and "persona.missing.toml does not exist" in failed.reason

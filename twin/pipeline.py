@@ -14,7 +14,7 @@ from typing import Any
 
 from twin.clock import Clock
 from twin.config import Settings
-from twin.errors import ProviderError, TelegramError
+from twin.errors import ConfigError, ProviderError, TelegramError
 from twin.hours import Hours, in_quiet
 from twin.queue import ReplyQueue
 from twin.responder import Responder, parts_json
@@ -149,9 +149,9 @@ class Pipeline:
         try:
             draft = await self.responder.draft(history, text, contact=turn.sender_name or turn.chat_title,
                                                chat_id=turn.chat_id)
-        except ProviderError as exc:
-            self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"model failed: {exc}",
-                                   extra=extra)
+        except (ProviderError, ConfigError) as exc:
+            why = f"model failed: {exc}" if isinstance(exc, ProviderError) else str(exc)
+            self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=why, extra=extra)
             log.warning("turn %s failed: %s", turn.id, exc)
             return None
         fields: dict[str, Any] = {}

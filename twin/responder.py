@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from twin.clock import Clock
 from twin.config import Settings
 from twin.logs import secrets_of
-from twin.persona.guard import check_output, policy_for, screen_incoming
+from twin.persona.guard import GuardPolicy, check_output, policy_for, screen_incoming
 from twin.persona.llm import LLM, complete_with_retries
-from twin.persona.profile import Persona
+from twin.persona.notes import chat_persona
+from twin.persona.profile import Persona, load_persona, named_persona_path
 from twin.persona.prompt import PromptParts, assemble_prompt, build_prompt, chat_prompt
 from twin.persona.style import profile_for
 from twin.types import Completion, HistoryMessage, Prompt
@@ -55,19 +56,33 @@ class Responder:
         self.store = store
         self.profile = profile_for(settings.persona_path, persona.profile, settings.persona.profile_file)
         self.policy = policy_for(persona, settings.persona, self.profile, secrets=secrets_of(settings))
+        self._named: dict[str, tuple[Persona, GuardPolicy]] = {}
+
+    def persona_for(self, chat_id: int | None) -> tuple[Persona, GuardPolicy]:
+        """The persona answering this chat (`twin persona note CHAT --persona work`) and its guard."""
+        name = chat_persona(self.store, self.settings.account, self.persona, chat_id) \
+            if self.store is not None and chat_id is not None else None
+        if not name:
+            return self.persona, self.policy
+        if name not in self._named:
+            persona = load_persona(named_persona_path(self.settings.persona_path, name), create=False)
+            self._named[name] = (persona, policy_for(persona, self.settings.persona, self.profile,
+                                                     secrets=secrets_of(self.settings)))
+        return self._named[name]
 
     def _address(self, chat_id: int | None) -> str:
         chats = self.profile.get("chats")
         chat = chats.get(str(chat_id)) if isinstance(chats, dict) and chat_id is not None else None
         return str(chat.get("address", "unknown")) if isinstance(chat, dict) else "unknown"
 
-    def _prompt(self, history: Sequence[HistoryMessage], text: str, contact: str, chat_id: int | None) -> PromptParts:
+    def _prompt(self, persona: Persona, history: Sequence[HistoryMessage], text: str, contact: str,
+                chat_id: int | None) -> PromptParts:
         if self.store is not None and chat_id is not None:
-            return chat_prompt(self.store, self.settings.account, self.settings.persona, self.persona, history, text,
+            return chat_prompt(self.store, self.settings.account, self.settings.persona, persona, history, text,
                                chat_id=chat_id, contact=contact, profile=self.profile)
-        persona = self.settings.persona
-        return assemble_prompt(self.persona, history, text, contact=contact, profile=self.profile,
-                               budget=persona.prompt_tokens, disclose_ai=persona.disclose_ai)
+        options = self.settings.persona
+        return assemble_prompt(persona, history, text, contact=contact, profile=self.profile,
+                               budget=options.prompt_tokens, disclose_ai=options.disclose_ai)
 
     async def draft(self, history: Sequence[HistoryMessage], text: str, *, contact: str,
                     chat_id: int | None = None) -> Draft:
@@ -76,21 +91,22 @@ class Responder:
         if len(text) > limit:
             text = text[:limit] + f"\n[… {len(text) - limit} more characters not shown]"
         address = self._address(chat_id)
+        persona, policy = self.persona_for(chat_id)
         first_reply = not any(m.outgoing for m in history)
-        screen = screen_incoming(text, self.policy, first_reply=first_reply, address=address)
+        screen = screen_incoming(text, policy, first_reply=first_reply, address=address)
         if screen.action == "disclose":
             return Draft(screen.reply, "answered", screen.reason, NO_PROMPT)
         if screen.action == "defer":
             return Draft(screen.reply, "needs_owner", screen.reason, NO_PROMPT)
-        parts = self._prompt(history, text, contact, chat_id)
+        parts = self._prompt(persona, history, text, contact, chat_id)
         completion = await complete_with_retries(self.llm, parts.prompt, self.clock, retries=self.settings.llm.retries)
         reply = clean_reply(completion.text or "")
         if not reply:
             why = completion.reason or "empty response"
             status = "blocked" if why.startswith("blocked") else "skipped"
             return Draft(None, status, f"the model returned nothing ({why})", parts.prompt, completion, parts)
-        verdict = check_output(reply, self.policy, incoming=text, protected=parts.protected,
-                               allowed=self.persona.shareable, address=address)
+        verdict = check_output(reply, policy, incoming=text, protected=parts.protected,
+                               allowed=persona.shareable, address=address)
         if verdict.status == "blocked":
             return Draft(None, "blocked", f"blocked: {verdict.reason}", parts.prompt, completion, parts)
         if verdict.status == "needs_owner":

@@ -50,8 +50,17 @@ def _strings(value: Any, key: str, path: Path) -> tuple[str, ...]:
     return tuple(value)
 
 
-def load_persona(path: Path) -> Persona:
-    """Read a persona file; a missing file gets the embedded default written first."""
+def named_persona_path(default: Path, name: str) -> Path:
+    """Where a named persona lives: persona.work.toml beside the default persona.toml."""
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"persona name '{name}' may only use letters, digits, '-' and '_'")
+    return default.with_name(f"{default.stem}.{name}{default.suffix}")
+
+
+def load_persona(path: Path, *, create: bool = True) -> Persona:
+    """Read a persona file; a missing default file gets the embedded default written first."""
+    if not path.exists() and not create:
+        raise ConfigError(f"persona file {path} does not exist (copy {path.with_name('persona.toml').name} to start)")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(DEFAULT_PERSONA, encoding="utf-8")
