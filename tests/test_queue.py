@@ -227,3 +227,43 @@ async def test_mark_read_setting_and_quiet_hours(twin_home, mark_read):
         await run.advance(7 * 3600, step=600)
     assert [s.text for s in rig.telegram.sent] == ["hi"]
     assert rig.telegram.reads == ([(42, 1)] if mark_read else [])
+
+
+async def test_review_mode_holds_drafts_until_the_owner_approves(twin_home):
+    from twin import review
+
+    rig = rig_at(twin_home, "draft one", "draft two", timing__scale=0.0, service__mode="review", timing__tick_s=2.0)
+    async with Running(rig) as run:
+        await run.push(incoming("how's the new job?", message_id=1))
+        await run.advance(10)
+        (turn,) = rig.store.turns("default")
+        assert turn.status == "review" and turn.reply_text == "draft one"
+        assert [s.chat_id for s in rig.telegram.sent] == [rig.telegram.me.id]  # only the notice to the owner
+        review.regenerate(rig.store, turn.id, rig.clock.now())
+        await run.advance(10)
+        assert rig.store.turn(turn.id).reply_text == "draft two" and rig.store.turn(turn.id).status == "review"
+        review.approve(rig.store, turn.id, "going great, tell you more soon", rig.clock.now())
+        await run.advance(10)
+    to_contact = [s.text for s in rig.telegram.sent if s.chat_id == 42]
+    assert to_contact == ["going great, tell you more soon"]
+    assert rig.store.turn(turn.id).status == "answered"
+
+
+async def test_mode_off_listens_and_records_only(twin_home):
+    rig = rig_at(twin_home, "never", timing__scale=0.0, service__mode="off")
+    async with Running(rig) as run:
+        await run.push(incoming("hello?", message_id=1))
+        await run.advance(10)
+    (turn,) = rig.store.turns("default")
+    assert turn.status == "skipped" and turn.reason.startswith("mode off")
+    assert rig.telegram.sent == [] and rig.llm.prompts == []
+
+
+async def test_a_chat_mode_overrides_the_account_mode(twin_home):
+    rig = rig_at(twin_home, "hi there", timing__scale=0.0, service__mode="off")
+    rig.store.save_chat("default", 42, mode="auto")
+    async with Running(rig) as run:
+        await run.push(incoming("hello?", message_id=1), incoming("anyone?", chat_id=7, message_id=2))
+        await run.advance(10)
+    statuses = {t.chat_id: t.status for t in rig.store.turns("default")}
+    assert statuses == {42: "answered", 7: "skipped"}

@@ -17,7 +17,7 @@ from twin.config import Settings
 from twin.hours import Hours, next_change
 from twin.pipeline import Pipeline
 from twin.queue import ReplyQueue
-from twin.rules import ChatContext, decide
+from twin.rules import ChatContext, decide, mode_of
 from twin.session.base import Telegram
 from twin.store import Store
 from twin.types import HistoryMessage, Incoming, Me
@@ -131,6 +131,7 @@ class Daemon:
             account_paused_until=account.paused_until if account else None,
             muted=bool(extra.get("muted")), archived=bool(extra.get("archived")), fast_streak=streak,
             turns_last_hour=hour, turns_last_day=day,
+            mode=mode_of(state.mode if state else None, account.mode if account else None, self.settings.service.mode),
         )
         return ctx, updates
 

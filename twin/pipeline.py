@@ -18,6 +18,7 @@ from twin.errors import ConfigError, ProviderError, TelegramError
 from twin.hours import Hours, in_quiet
 from twin.queue import ReplyQueue
 from twin.responder import Responder, parts_json
+from twin.rules import mode_of
 from twin.sender import Outcome, SendGate, send_parts, split_message
 from twin.session.base import Action, Telegram
 from twin.store import Store
@@ -75,7 +76,12 @@ class Pipeline:
             self.store.update_turn(turn_id, now, due_at=wait, reason=reason)
             return
         if turn.status == "waiting":
-            composed = await (self._away(turn) if turn.extra.get("away") else self._compose(turn))
+            if turn.extra.get("approved") and turn.reply_text:
+                composed = await self._approved(turn)
+            elif turn.extra.get("away"):
+                composed = await self._away(turn)
+            else:
+                composed = await self._compose(turn)
             if composed is None:
                 return
             turn = composed
@@ -166,6 +172,11 @@ class Pipeline:
             return None
         if draft.status == "needs_owner":
             extra["final"] = {"status": "needs_owner", "reason": draft.reason}
+        if self._mode(turn.chat_id) == "review":
+            self.store.update_turn(turn.id, self.clock.now(), status="review", reply_text=draft.text, extra=extra,
+                                   reason=draft.reason or "draft waiting for the owner (twin review)", **fields)
+            self.notices.append(f"Draft for {turn.sender_name or turn.chat_id} waits for you: twin review")
+            return None
         as_voice, why_text = self.voice.wants(turn, draft.text)
         extra["as_voice"] = as_voice
         if not as_voice and self.settings.tts.when != "never":
@@ -254,6 +265,23 @@ class Pipeline:
         recording = max(0.0, spoken.note.duration_s * self.settings.timing.scale - spoken.seconds_spent)
         await self._act(turn.chat_id, recording, "record-audio", self.clock.now())
         return spoken.note
+
+    def _mode(self, chat_id: int) -> str:
+        chat, account = self.queue.chat_states(chat_id)
+        return mode_of(chat.mode if chat else None, account.mode if account else None, self.settings.service.mode)
+
+    async def _approved(self, turn: Turn) -> Turn | None:
+        """The owner approved (or edited) a draft in `twin review`: type it like a person, then send."""
+        assert turn.reply_text is not None
+        now = self.clock.now()
+        extra = dict(turn.extra)
+        self.store.update_turn(turn.id, now, status="composing", extra=extra)
+        seed = int(str(extra.get("seed", 0))) or 1
+        typing_s = plan(self.settings.timing, seed, 0).typing_s(self.settings.timing, len(turn.reply_text))
+        if not await self._act(turn.chat_id, typing_s, "typing", now):
+            self._cancel(turn, "the owner wrote in this chat (takeover)")
+            return None
+        return self._to_sending(turn, turn.reply_text, extra, {})
 
     async def _away(self, turn: Turn) -> Turn | None:
         """Outside hours with hours.outside = away: one away note per chat per closed period."""

@@ -30,6 +30,12 @@ class ChatContext:
     fast_streak: int = 0  # replies in a row that came faster than a person types
     turns_last_hour: int = 0
     turns_last_day: int = 0
+    mode: str = "auto"  # auto | review | off, as steered for this chat (see mode_of)
+
+
+def mode_of(chat_mode: str | None, account_mode: str | None, default: str) -> str:
+    """A chat's own mode wins, then the account's (chat 0), then service.mode."""
+    return chat_mode or account_mode or default
 
 
 def _matches(entries: list[str], message: Incoming) -> bool:
@@ -107,6 +113,8 @@ def decide(message: Incoming, settings: Settings, hours: Hours, ctx: ChatContext
     if now - message.date > stale_after:
         age = (now - message.date).total_seconds() / 3600
         return Decision(False, f"stale: arrived {age:.1f} h before the twin could answer", status="stale")
+    if ctx.mode == "off":
+        return Decision(False, "mode off: listening and recording only (twin mode)")
     if ctx.account_paused_until and ctx.account_paused_until > now:
         return Decision(False, f"twin paused until {ctx.account_paused_until.isoformat(timespec='minutes')}")
     if ctx.paused_until and ctx.paused_until > now:
