@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
+import json
 import sys
+from contextlib import nullcontext
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -17,9 +19,12 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
                   help="twin: an AI twin for your own Telegram account.")
 sandbox_app = typer.Typer(no_args_is_help=True, help="A local stand-in for Telegram, to try twin safely.")
 app.add_typer(sandbox_app, name="sandbox")
+service_app = typer.Typer(no_args_is_help=True, help="Run twin as a systemd service.")
+app.add_typer(service_app, name="service")
 
 Account = Annotated[str, typer.Option("--account", "-a", envvar="TWIN_ACCOUNT", help="Which account (session).")]
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON object per line, stable keys.")]
+ChatArg = Annotated[str | None, typer.Argument(help="Chat id, @username or name; leave out for every chat.")]
 
 
 def _settings(ctx: typer.Context) -> config.Settings:
@@ -30,6 +35,28 @@ def _console() -> Any:
     from rich.console import Console
 
     return Console()
+
+
+def _now() -> datetime:
+    """The CLI's now (twin.clock.SystemClock would import asyncio, 60 ms, for nothing here)."""
+    return datetime.now(UTC)
+
+
+def _print(renderable: Any, rows: int = 0) -> None:
+    """Print, through a pager when a long table would scroll off the terminal."""
+    console = _console()
+    if console.is_terminal and rows > console.height - 8:
+        with console.pager(styles=True):
+            console.print(renderable)
+    else:
+        console.print(renderable)
+
+
+def _json_line(turn: Any) -> str:
+    """A turn as one JSON line with stable keys (without importing rich)."""
+    from twin.types import turn_json
+
+    return json.dumps(turn_json(turn), ensure_ascii=False)
 
 
 def _tz(settings: config.Settings) -> ZoneInfo:
@@ -60,9 +87,10 @@ class _TerminalUI:
 @app.command()
 def login(ctx: typer.Context, phone: Annotated[str | None, typer.Option(help="Skip the phone prompt.")] = None) -> None:
     """Log in as the owner: phone, code, and the 2FA password if the account has one."""
-    from twin.session.login import login as run_login
+    import asyncio
 
     from twin.app import make_telegram
+    from twin.session.login import login as run_login
 
     client = make_telegram(_settings(ctx))
 
@@ -79,9 +107,10 @@ def login(ctx: typer.Context, phone: Annotated[str | None, typer.Option(help="Sk
 @app.command()
 def logout(ctx: typer.Context) -> None:
     """Log the session out on Telegram's side and delete the session file."""
-    from twin.session.login import logout as run_logout
+    import asyncio
 
     from twin.app import make_telegram
+    from twin.session.login import logout as run_logout
 
     settings = _settings(ctx)
     asyncio.run(run_logout(make_telegram(settings)))
@@ -90,22 +119,97 @@ def logout(ctx: typer.Context) -> None:
 
 
 @app.command()
-def run(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+def run(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+        log_file: Annotated[Path | None, typer.Option(hidden=True)] = None) -> None:
     """Run the twin in the foreground until Ctrl+C or SIGTERM."""
-    from twin.app import serve
-    from twin.logs import setup_logging
+    from twin.runner import run_foreground
+
+    run_foreground(_settings(ctx), verbose=verbose, log_file=log_file)
+
+
+Wait = Annotated[float, typer.Option("--wait", help="Seconds to wait for the connection.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
+
+
+@app.command()
+def start(ctx: typer.Context, wait: Wait = 60.0, verbose: Verbose = False) -> None:
+    """Start the twin in the background; returns once it is connected to Telegram."""
+    from twin.service import paths
+    from twin.service import start as start_daemon
 
     settings = _settings(ctx)
-    setup_logging(settings, verbose=verbose)
+    log = paths(settings).log
+    command = [sys.executable, str(Path(__file__).resolve()), "--account", settings.account, "run",
+               "--log-file", str(log), *(["--verbose"] if verbose else [])]
+    pid = start_daemon(settings, command, wait_s=wait)
+    typer.echo(f"twin is running for account '{settings.account}' (pid {pid}); `twin logs -f` follows it.")
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(settings, stop)
 
-    asyncio.run(main())
+@app.command()
+def stop(ctx: typer.Context) -> None:
+    """Stop the background twin: in-flight replies finish, or resume at the next start."""
+    from twin.service import stop as stop_daemon
+
+    settings = _settings(ctx)
+    done = stop_daemon(settings)
+    typer.echo(f"twin is not running for account '{settings.account}'." if done is None
+               else f"twin stopped (pid {done[0]}, {done[1]:.1f} s).")
+
+
+@app.command()
+def restart(ctx: typer.Context, wait: Wait = 60.0, verbose: Verbose = False) -> None:
+    """Stop the background twin (if it runs) and start it again."""
+    stop(ctx)
+    start(ctx, wait, verbose)
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="JSON, stable keys.")] = False
+           ) -> None:
+    """Is twin running: connection, uptime, queue, pauses, modes, hours, last reply, last error."""
+    from twin.status import status_report
+
+    settings = _settings(ctx)
+    report = status_report(settings, _now())
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        from twin.console import status_view
+
+        _console().print(status_view(report, _tz(settings)))
+
+
+@app.command()
+def logs(ctx: typer.Context, follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing.")] = False,
+         lines: Annotated[int, typer.Option("--lines", "-n", min=0)] = 50) -> None:
+    """The background twin's log, with secrets redacted."""
+    from twin.logview import follow as follow_log
+    from twin.logview import redactor, tail
+    from twin.service import paths
+
+    settings = _settings(ctx)
+    path, redact = paths(settings).log, redactor(settings).redact
+    if not path.exists() and not follow:
+        raise TwinError(f"no log yet at {path} (`twin start` writes it)")
+    for line in tail(path, lines) if path.exists() else []:
+        typer.echo(redact(line))
+    for line in follow_log(path) if follow else []:
+        typer.echo(redact(line))
+
+
+@service_app.command("install")
+def service_install(ctx: typer.Context,
+                    user: Annotated[bool, typer.Option("--user", help="A user unit (no root needed).")] = False,
+                    directory: Annotated[Path | None, typer.Option("--dir", help="Write it here instead.")] = None
+                    ) -> None:
+    """Write the systemd template unit twin@.service and print the commands that enable it."""
+    from twin.systemd import enable_commands, install
+
+    settings = _settings(ctx)
+    path = install(settings, user=user, directory=directory)
+    typer.echo(f"Wrote {path}. To run account '{settings.account}' as a service:")
+    for command in enable_commands(settings.account, user=user):
+        typer.echo(f"  {command}")
 
 
 @app.command()
@@ -113,46 +217,216 @@ def history(
     ctx: typer.Context,
     chat: Annotated[str | None, typer.Option(help="Chat id, @username or name.")] = None,
     since: Annotated[str | None, typer.Option(help="2h, 3d, yesterday, 2026-11-20 ...")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 20,
+    until: Annotated[str | None, typer.Option(help="Same forms as --since.")] = None,
+    status: Annotated[list[str] | None, typer.Option(help="answered, skipped, failed, review ... (repeat or a,b)")
+                      ] = None,
+    voice: Annotated[bool, typer.Option("--voice", help="Only voice messages or voice replies.")] = False,
+    search: Annotated[str | None, typer.Option(help="Words in the message, transcript or reply.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Turns per page.")] = 20,
+    page: Annotated[int, typer.Option(min=1, help="1 is the newest page.")] = 1,
     as_json: AsJson = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row.")] = False,
 ) -> None:
     """The latest turns: what came in, what the twin answered, and why."""
-    from twin.app import open_store
-    from twin.clock import SystemClock
-    from twin.console import history_table, turn_line
-    from twin.timeparse import parse_when
+    from twin.search import history_page
 
     settings = _settings(ctx)
     tz = _tz(settings)
-    store = open_store(settings)
-    chat_id = None
-    if chat is not None:
-        chat_id = store.resolve_chat(settings.account, chat)
-        if chat_id is None:
-            raise TwinError(f"no chat matches '{chat}'")
-    since_at = parse_when(since, SystemClock().now(), tz) if since else None
-    turns = store.turns(settings.account, chat=chat_id, since=since_at, limit=limit)
+    turns, more = history_page(settings, tz, _now(), chat=chat, since=since, until=until, statuses=status,
+                               voice=voice, text=search, limit=limit, page=page)
     if as_json:
         for turn in reversed(turns):
-            typer.echo(turn_line(turn))
+            typer.echo(_json_line(turn))
+    elif as_csv:
+        from twin.export import write_csv
+
+        write_csv(reversed(turns), sys.stdout)
     else:
-        _console().print(history_table(turns, tz))
+        from twin.console import history_table
+
+        _print(history_table(turns, tz, page=page, more=more), rows=len(turns))
 
 
 @app.command()
 def show(ctx: typer.Context, turn_id: Annotated[int, typer.Argument(metavar="ID")], as_json: AsJson = False) -> None:
-    """One turn whole: messages, reply, reason, model and context."""
-    from twin.app import open_store
-    from twin.console import turn_detail, turn_line
+    """One turn whole: messages, reply, each step's time, reason, model, tokens, context and examples."""
+    from twin.reader import reading
+    from twin.search import get_turn
 
     settings = _settings(ctx)
-    turn = open_store(settings).turn(turn_id, settings.account)
+    with reading(settings.database_url) as reader:
+        turn = get_turn(reader, settings.account, turn_id)
     if turn is None:
         raise TwinError(f"no turn {turn_id} for account '{settings.account}'")
     if as_json:
-        typer.echo(turn_line(turn))
+        typer.echo(_json_line(turn))
     else:
+        from twin.console import turn_detail
+
         _console().print(turn_detail(turn, _tz(settings)))
+
+
+@app.command()
+def stats(ctx: typer.Context,
+          since: Annotated[str, typer.Option(help="30d, 2026-11-01, yesterday ... or 'all'.")] = "30d",
+          until: Annotated[str | None, typer.Option(help="Same forms as --since (default: now).")] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="JSON, stable keys.")] = False) -> None:
+    """Replies per day and chat, skips by reason, reply delay, voice share, tokens and estimated cost."""
+    from twin.reader import reading
+    from twin.stats import compute_stats
+    from twin.timeparse import parse_when
+
+    settings, now = _settings(ctx), _now()
+    tz = _tz(settings)
+    start = None if since == "all" else parse_when(since, now, tz)
+    end = parse_when(until, now, tz) if until else None
+    with reading(settings.database_url) as reader:
+        result = compute_stats(reader, settings.account, since=start, until=end, now=now, tz=tz)
+    if as_json:
+        typer.echo(json.dumps(result.as_json(), ensure_ascii=False))
+    else:
+        from twin.console import stats_view
+
+        _print(stats_view(result, tz), rows=len(result.per_day) + 40)
+
+
+@app.command()
+def export(ctx: typer.Context, out: Annotated[Path | None, typer.Option("--out", "-o", help="A file.")] = None
+           ) -> None:
+    """Every turn of the account as JSON Lines (to stdout, or --out FILE)."""
+    from twin.export import all_turns, write_jsonl
+    from twin.reader import reading
+
+    settings = _settings(ctx)
+    with reading(settings.database_url) as reader, open(out, "w", encoding="utf-8") if out else \
+            nullcontext(sys.stdout) as fh:
+        count = write_jsonl(all_turns(reader, settings.account), fh)
+    if out:
+        typer.echo(f"{count} turns written to {out}")
+
+
+@app.command()
+def forget(ctx: typer.Context, chat: Annotated[str, typer.Argument(help="Chat id, @username or name.")],
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
+    """Delete everything stored for one chat: turns, messages, learned examples, its settings."""
+    from twin.app import open_store
+    from twin.export import forget as forget_chat
+    from twin.export import forget_counts
+    from twin.search import find_chat
+
+    settings = _settings(ctx)
+    chat_id = find_chat(settings, chat)
+    store = open_store(settings)
+    counts = forget_counts(store, settings.account, chat_id)
+    if not counts:
+        raise TwinError(f"nothing is stored for chat {chat_id}")
+    summary = ", ".join(f"{n} {table}" for table, n in counts.items())
+    if not yes and not typer.confirm(f"Delete {summary} of chat {chat_id}? This cannot be undone", default=False):
+        raise typer.Exit(1)
+    deleted = forget_chat(store, settings.account, chat_id)
+    typer.echo(f"Forgot chat {chat_id}: {sum(deleted.values())} rows deleted.")
+
+
+@app.command()
+def mode(ctx: typer.Context, words: Annotated[list[str] | None, typer.Argument(
+        metavar="[CHAT] [auto|review|off|inherit]", help="No CHAT: the whole account. No mode: show modes.")] = None
+         ) -> None:
+    """Show or set the mode: auto (send), review (drafts wait for `twin review`), off (record only)."""
+    from twin.steer import INHERIT, MODES, set_mode
+
+    settings, words = _settings(ctx), words or []
+    if not words or words[-1].lower() not in (*MODES, INHERIT):
+        if words:
+            raise TwinError(f"'{words[-1]}' is not a mode (auto, review, off, inherit)")
+        return _show_steering(settings)
+    from twin.app import open_store
+    from twin.search import find_chat
+
+    chat_id = find_chat(settings, " ".join(words[:-1])) if len(words) > 1 else None
+    set_mode(open_store(settings), settings.account, chat_id, words[-1].lower())
+    typer.echo(f"Mode of {f'chat {chat_id}' if chat_id else 'the account'}: {words[-1].lower()}.")
+
+
+def _show_steering(settings: config.Settings) -> None:
+    from twin.console import chat_settings_table
+    from twin.status import status_report
+
+    report = status_report(settings, _now())
+    typer.echo(f"Account mode: {report['mode']} ({report['mode_source']}).")
+    rows = [(str(c["chat"] or c["chat_id"]), str(c["mode"]), "") for c in report["chat_modes"]]
+    rows += [(str(p["chat"] or p["chat_id"]), "", f"until {p['until'] or 'resumed'}") for p in report["pauses"]]
+    if rows:
+        _console().print(chat_settings_table(rows))
+
+
+@app.command()
+def pause(ctx: typer.Context, chat: ChatArg = None,
+          for_: Annotated[str | None, typer.Option("--for", help="30m, 2h, 3d; default: until resumed.")] = None
+          ) -> None:
+    """Pause replies in one chat, or in every chat."""
+    from twin.app import open_store
+    from twin.search import find_chat
+    from twin.steer import describe_until
+    from twin.steer import pause as pause_chat
+    from twin.timeparse import parse_duration
+
+    settings, now = _settings(ctx), _now()
+    chat_id = find_chat(settings, chat) if chat else None
+    end = pause_chat(open_store(settings), settings.account, chat_id, now + parse_duration(for_) if for_ else None)
+    typer.echo(f"Paused {f'chat {chat_id}' if chat_id else 'every chat'} {describe_until(end, now)}.")
+
+
+@app.command()
+def resume(ctx: typer.Context, chat: ChatArg = None) -> None:
+    """End a pause (of one chat, or the account-wide one); also ends an owner-takeover pause."""
+    from twin.app import open_store
+    from twin.search import find_chat
+    from twin.steer import resume as resume_chat
+
+    settings = _settings(ctx)
+    chat_id = find_chat(settings, chat) if chat else None
+    was = resume_chat(open_store(settings), settings.account, chat_id, _now())
+    what = f"chat {chat_id}" if chat_id else "the account"
+    typer.echo(f"Resumed {what}." if was else f"{what.capitalize()} was not paused.")
+
+
+class _ReviewUI:
+    """The review loop in the terminal."""
+
+    def __init__(self, tz: Any) -> None:
+        self.tz = tz
+
+    def ask(self, prompt: str) -> str:
+        try:
+            return str(typer.prompt(prompt, default="", show_default=False))
+        except typer.Abort:
+            return "q"
+
+    def edit(self, text: str) -> str:
+        from twin.review import edit_in_editor
+
+        if sys.stdin.isatty():
+            return edit_in_editor(text)
+        return self.ask("New text")
+
+    def say(self, text: str) -> None:
+        typer.echo(text)
+
+    def show(self, turn: Any, position: int, total: int) -> None:
+        from twin.console import review_card
+
+        _console().print(review_card(turn, position, total, self.tz))
+
+
+@app.command()
+def review(ctx: typer.Context) -> None:
+    """Go through drafts waiting for you: send as is, edit then send, regenerate, or skip."""
+    from twin.app import open_store
+    from twin.review import review_loop
+
+    settings = _settings(ctx)
+    done = review_loop(open_store(settings), settings.account, _ReviewUI(_tz(settings)), _now)
+    typer.echo(", ".join(f"{n} {what}" for what, n in done.items()) + ".")
 
 
 @app.command()
@@ -160,6 +434,8 @@ def chat(
     ctx: typer.Context, as_name: Annotated[str, typer.Option("--as", help="Who you pretend to be.")] = "Friend"
 ) -> None:
     """Talk to your twin in the terminal as a contact would; nothing is sent to Telegram."""
+    import asyncio
+
     from twin.app import make_responder
     from twin.chat import chat_loop
 

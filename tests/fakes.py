@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from twin.errors import ProviderError, TelegramError
+from twin.errors import Disconnected, ProviderError, TelegramError
 from twin.session.base import Action, Dialog
 from twin.types import Completion, HistoryMessage, Incoming, Me, Prompt, VoiceNote
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
+DROP = "drop"  # queued into FakeTelegram: the connection is lost at that point
 
 
 class FakeClock:
@@ -125,7 +126,9 @@ class FakeTelegram:
     started: bool = False
 
     def __post_init__(self) -> None:
-        self._queue: asyncio.Queue[Incoming | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Incoming | str | None] = asyncio.Queue()
+        self.starts = 0
+        self.fail_starts = 0
         self._last_id = 0  # message ids grow like a private chat's: after whatever was pushed
         self._random_ids: set[int] = set()
 
@@ -137,12 +140,21 @@ class FakeTelegram:
     def close(self) -> None:
         self._queue.put_nowait(None)
 
+    def drop(self, failed_reconnects: int = 0) -> None:
+        """Lose the connection now; the next `failed_reconnects` starts fail too."""
+        self._queue.put_nowait(DROP)
+        self.fail_starts = failed_reconnects
+
     async def start(self) -> Me:
+        self.starts += 1
+        if self.fail_starts > 0:
+            self.fail_starts -= 1
+            raise Disconnected("cannot reach Telegram (fake)")
         self.started = True
-        pending: list[Incoming] = []
-        while not self._queue.empty():  # drop the sentinel a previous stop() left
+        pending: list[Incoming | str] = []
+        while not self._queue.empty():  # drop the sentinels a previous stop() or drop() left
             item = self._queue.get_nowait()
-            if item is not None:
+            if item is not None and item != DROP:
                 pending.append(item)
         for item in pending:
             self._queue.put_nowait(item)
@@ -157,6 +169,9 @@ class FakeTelegram:
             item = await self._queue.get()
             if item is None:
                 return
+            if item == DROP:
+                raise Disconnected("connection lost (fake)")
+            assert not isinstance(item, str)
             yield item
 
     def _next_id(self) -> int:

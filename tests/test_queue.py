@@ -267,3 +267,39 @@ async def test_a_chat_mode_overrides_the_account_mode(twin_home):
         await run.advance(10)
     statuses = {t.chat_id: t.status for t in rig.store.turns("default")}
     assert statuses == {42: "answered", 7: "skipped"}
+
+
+async def test_reconnects_with_growing_backoff_and_catches_up(twin_home):
+    rig = rig_at(twin_home, "first", "second", timing__scale=0.0)
+    async with Running(rig) as run:
+        await run.push(incoming("before the drop", message_id=1))
+        await run.advance(5)
+        slept_before = len(rig.clock.slept)
+        rig.telegram.drop(failed_reconnects=2)
+        await run.push(incoming("while offline", message_id=3, chat_id=7))  # Telegram keeps it for the catch-up
+        await run.advance(30, step=0.5)
+        assert rig.telegram.starts == 4  # the first start, two failed reconnects, one that worked
+        waits = iter(rig.clock.slept[slept_before:])
+        for low, high in ((0.9, 1.1), (1.8, 2.2), (3.6, 4.4)):  # 1 s, 2 s, 4 s, each +-10% jitter, in order
+            assert any(low <= s <= high for s in waits), (low, rig.clock.slept[slept_before:])
+        assert rig.daemon.connected.is_set()
+        rig.telegram.drop()  # a second drop starts again from the shortest delay (reset on success)
+        await run.advance(3, step=0.5)
+        assert rig.telegram.starts == 5
+    statuses = {t.incoming_text: t.status for t in rig.store.turns("default")}
+    assert statuses == {"before the drop": "answered", "while offline": "answered"}
+
+
+async def test_a_send_that_loses_the_connection_is_retried_with_the_same_random_id(twin_home):
+    from twin.errors import Disconnected
+
+    rig = rig_at(twin_home, "hello back", timing__scale=0.0, timing__tick_s=2.0)
+    rig.telegram.send_errors.append(Disconnected("connection reset"))
+    async with Running(rig) as run:
+        await run.push(incoming("hello", message_id=1))
+        await run.advance(5)
+        (turn,) = rig.store.turns("default")
+        assert turn.status == "sending" and "connection lost" in turn.reason
+        await run.advance(30)
+    (sent,) = rig.telegram.sent
+    assert sent.random_id == turn.random_id and rig.store.turn(turn.id).status == "answered"

@@ -145,6 +145,7 @@ class Service:
 
 def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     """Wire store, Telegram, model and pipeline into a daemon."""
+    from twin.control import owner_command
     from twin.daemon import Daemon
     from twin.pipeline import Pipeline
     from twin.voice.flow import VoiceFlow
@@ -156,8 +157,11 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     telegram = make_telegram(settings)
     pipeline = Pipeline(account=settings.account, store=store, telegram=telegram, responder=responder,
                         settings=settings, clock=clock, voice=voice)
+    def command(text: str) -> str | None:
+        return owner_command(text, store=store, settings=settings, account=settings.account, now=clock.now())
+
     daemon = Daemon(settings=settings, store=store, telegram=telegram, pipeline=pipeline, clock=clock,
-                    voice_enabled=voice.stt is not None)
+                    voice_enabled=voice.stt is not None, owner_command=command)
     return Service(store, daemon)
 
 

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from twin.clock import Clock
+from twin.backoff import Backoff
 from twin.config import Settings
+from twin.errors import Disconnected
 from twin.hours import Hours, next_change
 from twin.pipeline import Pipeline
 from twin.queue import ReplyQueue
@@ -52,29 +54,72 @@ class Daemon:
 
     # --- lifecycle ----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """Serve until `stop` is set or Telegram goes away, then shut down gracefully."""
-        self.me = await self.telegram.start()
-        log.info("connected as %s (id %s)", self.me.name, self.me.id)
-        resumed, stale = self.queue.recover(self.clock.now(), timedelta(hours=self.settings.timing.stale_after_h))
-        if resumed or stale:
-            log.info("recovered the queue: %s resumed, %s marked stale", resumed, stale)
-        await self._refresh_dialogs()
-        self.connected.set()
+        """Serve until `stop` is set; a lost connection is retried with jittered backoff, then caught up."""
+        backoff = Backoff(min_s=1.0, max_s=300.0, rng=self.rng)
+        first = True
+        try:
+            while not stop.is_set():
+                try:
+                    self.me = await self.telegram.start()
+                except Disconnected as exc:
+                    if first:
+                        raise  # never connected: say why at once (`twin start` prints it)
+                    self.last_error = f"reconnecting: {exc}"
+                    await self._wait(stop, backoff.next())
+                    continue
+                backoff.reset()
+                if first:
+                    log.info("connected as %s (id %s)", self.me.name, self.me.id)
+                    stale_after = timedelta(hours=self.settings.timing.stale_after_h)
+                    resumed, stale = self.queue.recover(self.clock.now(), stale_after)
+                    if resumed or stale:
+                        log.info("recovered the queue: %s resumed, %s marked stale", resumed, stale)
+                    await self._refresh_dialogs()
+                else:
+                    log.info("reconnected; missed messages are caught up")
+                first = False
+                self.connected.set()
+                lost = await self._serve(stop)
+                self.connected.clear()
+                if lost is None:
+                    return
+                self.last_error = f"connection lost: {lost}"
+                log.warning("connection lost (%s); reconnecting", lost)
+                await self.telegram.stop()
+                await self._wait(stop, backoff.next())
+        finally:
+            await self._drain(self.settings.service.stop_timeout_s)
+            await self.telegram.stop()
+            self.connected.clear()
+            log.info("stopped")
+
+    async def _serve(self, stop: asyncio.Event) -> Disconnected | None:
+        """Consume and schedule until stop (None) or until the connection drops (the error)."""
         tasks: set[asyncio.Task[None]] = {asyncio.create_task(self._consume()), asyncio.create_task(self._schedule())}
         stopper: asyncio.Task[bool] = asyncio.create_task(stop.wait())
         try:
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
             for task in tasks & done:
-                task.result()  # re-raises a lost connection
+                error = task.exception()
+                if isinstance(error, Disconnected):
+                    return error
+                task.result()  # anything else (an expired session) ends the daemon
+            return None
         finally:
             stopper.cancel()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, stopper, return_exceptions=True)
-            await self._drain(self.settings.service.stop_timeout_s)
-            await self.telegram.stop()
-            self.connected.clear()
-            log.info("stopped")
+
+    async def _wait(self, stop: asyncio.Event, seconds: float) -> None:
+        """Sleep on the clock, or less if stop is set meanwhile."""
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
 
     async def _refresh_dialogs(self) -> None:
         """Remember which chats are muted or archived (the rules skip them unless allowed)."""

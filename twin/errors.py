@@ -61,3 +61,7 @@ class PasswordInvalid(AuthError):
 
 class PeerFlood(TelegramError):
     """Telegram limited the account (PEER_FLOOD): stop sending and tell the owner."""
+
+
+class Disconnected(TelegramError):
+    """The connection to Telegram was lost; reconnecting may fix it."""

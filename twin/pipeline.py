@@ -226,6 +226,10 @@ class Pipeline:
         now = self.clock.now()
         if result.outcome != Outcome.SENT:
             # Not lost: the row keeps its random_id and is retried when the gate opens.
+            if result.outcome == Outcome.OFFLINE:
+                self.store.update_turn(turn.id, now, due_at=now + timedelta(seconds=result.wait_s),
+                                       reason=result.detail)
+                return
             flood = {"at": now.isoformat(), "wait_s": round(result.wait_s, 1)}
             self.store.update_turn(turn.id, now, due_at=self.gate.paused_until, reason=result.detail,
                                    extra={**turn.extra, "flood": flood})

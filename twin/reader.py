@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from twin.errors import StoreError
+from twin.errors import StoreError, TwinError
 from twin.types import Turn
 
 TURN_COLUMNS = (
@@ -90,6 +90,7 @@ class Reader:
         return naive.strftime(SQLITE_TIME) if self.dialect == "sqlite" else naive
 
     def close(self) -> None:
+        """Close the connection."""
         self.conn.close()
 
     def __enter__(self) -> Reader:
@@ -175,3 +176,13 @@ def _pg_connect(url: str) -> Any:
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:
         raise StoreError(f"cannot open the database: {str(exc).strip().splitlines()[0]}") from None
+
+
+@contextmanager
+def reading(url: str) -> Iterator[Reader]:
+    """A reader for one command; TwinError when there is no database (or no turns table) yet."""
+    reader = open_reader(url)
+    if reader is None:
+        raise TwinError("no turns yet: the database is empty")
+    with reader:
+        yield reader

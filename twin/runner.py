@@ -72,6 +72,19 @@ async def serve_with_status(settings: Settings, stop: asyncio.Event, writer: Sta
     writer.update(daemon.snapshot(), state="stopped", connected=False)
 
 
+def _reloaded(settings: Settings) -> Settings:
+    """Settings read again from twin.toml and the environment; the old ones when the new are invalid."""
+    from twin import config
+
+    try:
+        fresh = config.load(home=settings.home, account=settings.account)
+    except TwinError as exc:
+        logging.getLogger("twin.runner").error("reload failed, keeping the running settings: %s", exc)
+        return settings
+    logging.getLogger("twin.runner").info("reloaded settings and persona (SIGHUP)")
+    return fresh
+
+
 def run_foreground(settings: Settings, *, verbose: bool = False, log_file: Path | None = None) -> None:
     """Take the account's pid lock, then serve until SIGINT or SIGTERM."""
     where = paths(settings)
@@ -87,11 +100,20 @@ def run_foreground(settings: Settings, *, verbose: bool = False, log_file: Path 
         writer = StatusWriter(where.status, account=settings.account)
 
         async def main() -> None:
-            stop = asyncio.Event()
+            stop, reload = asyncio.Event(), asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            await serve_with_status(settings, stop, writer)
+            loop.add_signal_handler(signal.SIGHUP, lambda: (reload.set(), stop.set()))
+            current = settings
+            while True:
+                await serve_with_status(current, stop, writer)
+                if not reload.is_set():
+                    return
+                # SIGHUP: stop gracefully (the queue is in the database), re-read twin.toml and the persona.
+                reload.clear()
+                stop.clear()
+                current = _reloaded(current)
 
         asyncio.run(main())
     finally:

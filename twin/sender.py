@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from twin.errors import FloodWait, PeerFlood
+from twin.errors import Disconnected, FloodWait, PeerFlood
 from twin.session.base import TELEGRAM_TEXT_LIMIT, Telegram
 from twin.types import VoiceNote
 
@@ -63,6 +63,9 @@ class Outcome:
     SENT = "sent"
     FLOOD = "flood"
     PEER_FLOOD = "peer_flood"
+    OFFLINE = "offline"  # the connection dropped: retried (same random_id) after the reconnect
+
+RETRY_OFFLINE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ async def send_parts(telegram: Telegram, gate: SendGate, chat_id: int, parts: li
         wait = exc.seconds + rng.uniform(1.0, 1.0 + exc.seconds * 0.1)
         gate.paused_until = now + timedelta(seconds=wait)
         return SendResult(Outcome.FLOOD, tuple(ids), wait, f"Telegram asked to wait {exc.seconds} s (FloodWait)")
+    except Disconnected as exc:
+        return SendResult(Outcome.OFFLINE, tuple(ids), RETRY_OFFLINE_S, f"connection lost while sending ({exc})")
     except PeerFlood:
         gate.stopped_reason = "PEER_FLOOD"
         gate.paused_until = now + timedelta(days=365)

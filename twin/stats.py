@@ -217,8 +217,9 @@ def compute_stats(reader: Reader, account: str, *, since: datetime | None, until
                                        {"a": account})) or until
     agg, computed = collect(reader, account, since, until)
     days: Counter[date] = Counter()
-    for hour, n in agg.hours.items():
-        days[datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(tz).date()] += n
+    for hour, n in agg.hours.items():  # "YYYY-MM-DD HH" in UTC (strptime is ten times slower)
+        at = datetime(int(hour[:4]), int(hour[5:7]), int(hour[8:10]), int(hour[11:13]), tzinfo=UTC)
+        days[at.astimezone(tz).date()] += n
     per_day: list[tuple[date, int]] = []
     if since < until:
         day, last = since.astimezone(tz).date(), (until - timedelta(microseconds=1)).astimezone(tz).date()

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from twin.config import Settings
+from twin.derived import ensure_derived_reader
 from twin.errors import TwinError
 from twin.hours import Hours, next_change
 from twin.reader import Reader, open_reader, read_time
@@ -101,5 +102,6 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
                        "queue": dict.fromkeys(QUEUE_STATES, 0), "needs_owner_24h": 0, "last_reply": None})
         return report
     with reader:
+        ensure_derived_reader(reader)  # the (account, status) index the queue counts need; cheap when present
         report.update(_from_db(reader, settings, now))
     return report

@@ -78,15 +78,20 @@ class Store:
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # Daemons of several accounts may start together on one database: one migrates.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727465)"))
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         self.ensure_search()
 
     def ensure_search(self) -> None:
-        """The full-text indexes that models cannot express (FTS5 tables, tsvector columns); idempotent."""
+        """Indexes models cannot express (FTS5 tables, tsvector columns, stats triggers); idempotent."""
+        from twin.derived import ensure_derived
         from twin.persona.examples import ensure_search_index
 
         ensure_search_index(self)
+        ensure_derived(self)
 
     def session(self) -> Session:
         return self._session()

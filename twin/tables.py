@@ -35,7 +35,7 @@ class TurnRow(Base):
 
     __tablename__ = "turns"
     id: Mapped[int] = mapped_column(primary_key=True)
-    account: Mapped[str] = mapped_column(sa.String(40), index=True)
+    account: Mapped[str] = mapped_column(sa.String(40))
     chat_id: Mapped[int] = mapped_column(sa.BigInteger)
     chat_title: Mapped[str] = mapped_column(sa.String(255), default="")
     sender_id: Mapped[int] = mapped_column(sa.BigInteger)
@@ -44,7 +44,7 @@ class TurnRow(Base):
     incoming_text: Mapped[str] = mapped_column(sa.Text, default="")
     kind: Mapped[str] = mapped_column(sa.String(16), default="text")
     transcript: Mapped[str | None] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16))
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     reply_text: Mapped[str | None] = mapped_column(sa.Text)
     reply_ids: Mapped[list[int]] = mapped_column(default=list)
@@ -63,6 +63,7 @@ class TurnRow(Base):
 
     __table_args__ = (
         sa.Index("ix_turns_account_chat", "account", "chat_id", "id"),
+        sa.Index("ix_turns_account_status", "account", "status", "id"),
         sa.Index("ix_turns_account_received", "account", "received_at"),
     )
 

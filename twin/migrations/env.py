@@ -11,7 +11,7 @@ connection = context.config.attributes["connection"]
 
 def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
     """Full-text search objects are made by raw DDL at open (FTS5 / tsvector), not by models."""
-    if name and (name.endswith("_fts") or "_fts_" in name or name in ("contact_tsv", "search_tsv")):
+    if name and (name.endswith("_fts") or "_fts_" in name or name in ("contact_tsv", "turn_stats_days")):
         return False
     return True
 

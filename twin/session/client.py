@@ -18,6 +18,7 @@ from twin.errors import (
     CodeExpired,
     CodeInvalid,
     ConfigError,
+    Disconnected,
     FloodWait,
     PasswordInvalid,
     PeerFlood,
@@ -158,7 +159,7 @@ def twin_error(exc: BaseException, account: str = "default") -> TwinError | None
     if isinstance(exc, errors.RPCError):
         return TelegramError(rpc_name(exc))
     if isinstance(exc, ConnectionError | TimeoutError):
-        return TelegramError("disconnected")
+        return Disconnected("disconnected")
     return None
 
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from twin.errors import AuthError, TelegramError
+from twin.errors import AuthError, Disconnected, TelegramError
 from twin.session.client import twin_error
 from twin.types import Incoming
 
@@ -123,4 +123,4 @@ class Inbox:
         # Telethon keeps why its update loop gave up: a revoked session needs a login, not a reconnect.
         reason = getattr(self._client, "_updates_error", None)
         mapped = twin_error(reason, self._account) if reason is not None else None
-        return mapped if isinstance(mapped, AuthError) else TelegramError("disconnected")
+        return mapped if isinstance(mapped, AuthError) else Disconnected("disconnected")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twin.clock import Clock, SystemClock
-from twin.errors import AudioError, AuthError, FloodWait, TelegramError
+from twin.errors import AudioError, AuthError, Disconnected, FloodWait, TelegramError
 from twin.session.base import TELEGRAM_TEXT_LIMIT, Action, CodeSent, Dialog
 from twin.session.client import build_client, delete_session, secure_session, telegram_errors
 from twin.session.inbox import Inbox
@@ -243,7 +243,7 @@ class TelethonTelegram:
                 await self._client.connect()
             except OSError as exc:  # Telethon's ConnectionError after its retries, DNS, refused
                 where = f"{session.server_address}:{session.port}"
-                raise TelegramError(f"cannot reach Telegram at {where} ({type(exc).__name__})") from None
+                raise Disconnected(f"cannot reach Telegram at {where} ({type(exc).__name__})") from None
         secure_session(self._session_path)
 
     async def _peer(self, chat_id: int) -> Any:
