@@ -21,6 +21,8 @@ sandbox_app = typer.Typer(no_args_is_help=True, help="A local stand-in for Teleg
 app.add_typer(sandbox_app, name="sandbox")
 service_app = typer.Typer(no_args_is_help=True, help="Run twin as a systemd service.")
 app.add_typer(service_app, name="service")
+persona_app = typer.Typer(no_args_is_help=True, help="Learn the owner's style from their chats; notes per chat.")
+app.add_typer(persona_app, name="persona")
 
 Account = Annotated[str, typer.Option("--account", "-a", envvar="TWIN_ACCOUNT", help="Which account (session).")]
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON object per line, stable keys.")]
@@ -433,14 +435,20 @@ def review(ctx: typer.Context) -> None:
 def chat(
     ctx: typer.Context, as_name: Annotated[str, typer.Option("--as", help="Who you pretend to be.")] = "Friend"
 ) -> None:
-    """Talk to your twin in the terminal as a contact would; nothing is sent to Telegram."""
+    """Talk to your twin in the terminal as a contact would; nothing is sent to Telegram.
+
+    With --as naming a chat twin knows, its notes, persona and past exchanges are used too.
+    """
     import asyncio
 
-    from twin.app import make_responder
+    from twin.app import make_responder, open_store
     from twin.chat import chat_loop
 
-    responder = make_responder(_settings(ctx))
-    asyncio.run(chat_loop(responder, as_name, sys.stdin, _console()))
+    settings = _settings(ctx)
+    store = open_store(settings)
+    responder = make_responder(settings, store=store)
+    chat_id = store.resolve_chat(settings.account, as_name)
+    asyncio.run(chat_loop(responder, as_name, sys.stdin, _console(), chat_id=chat_id))
 
 
 @app.command()
@@ -455,14 +463,97 @@ def doctor(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
+@persona_app.command("learn")
+def persona_learn(
+    ctx: typer.Context, dialogs: Annotated[int, typer.Option(min=1, help="At most this many chats.")] = 200,
+    messages: Annotated[int, typer.Option(min=1, help="At most this many messages per chat.")] = 2000,
+    pace: Annotated[float, typer.Option(min=0.0, help="Seconds between requests to Telegram.")] = 1.0,
+) -> None:
+    """Read your private chats (paced, resumable) and learn how you write; nothing leaves this machine."""
+    import asyncio
+
+    from rich.progress import Progress
+
+    from twin.persona.ops import learn_style
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("reading chats", total=None)
+
+        def tick(p: Any) -> None:
+            waiting = f" (FloodWait {p.waiting_s:.0f} s)" if p.waiting_s else ""
+            progress.update(task, total=p.total, completed=p.index, description=f"{p.title[:24]}{waiting}")
+
+        report, path = asyncio.run(learn_style(_settings(ctx), max_dialogs=dialogs, max_messages=messages,
+                                               pace_s=pace, on_progress=tick))
+    typer.echo(f"Read {report.messages} new messages in {report.read} chats ({report.dialogs} listed): "
+               f"{report.owner_messages} of yours, {report.exchanges} exchanges. Profile: {path}")
+
+
+@persona_app.command("show")
+def persona_show(ctx: typer.Context, chat: Annotated[int | None, typer.Option(help="A chat's own style.")] = None
+                 ) -> None:
+    """The persona, your learned style in short sentences, and the notes per chat."""
+    from twin.console import persona_view
+    from twin.persona.ops import show as show_persona
+
+    _print(persona_view(show_persona(_settings(ctx), chat)))
+
+
+@persona_app.command("note")
+def persona_note(
+    ctx: typer.Context, chat: Annotated[str, typer.Argument(help="Chat id, @username or name.")],
+    text: Annotated[str | None, typer.Argument(help='e.g. "my mother; informal; Russian"')] = None,
+    persona: Annotated[str | None, typer.Option("--persona", help="Answer this chat as persona.NAME.toml.")] = None,
+) -> None:
+    """Note something about a chat for the twin, and/or choose which persona answers it."""
+    from twin.persona.ops import note
+
+    chat_id = note(_settings(ctx), chat, text, persona)
+    typer.echo(f"Chat {chat_id} updated.")
+
+
+@app.command("eval")
+def evaluate(
+    ctx: typer.Context, compare: Annotated[bool, typer.Option("--compare", help="Stored runs, newest first.")] = False,
+    guard: Annotated[bool, typer.Option("--guard", help="Run the guard corpus instead.")] = False,
+    held_out: Annotated[int | None, typer.Option(min=1, help="Recent exchanges to replay.")] = None,
+    label: Annotated[str, typer.Option(help="A name for this run.")] = "",
+) -> None:
+    """Score the twin against your real replies (held out, never used as examples); or check the guard."""
+    import asyncio
+
+    from twin.console import compare_view, eval_view, guard_view
+    from twin.persona import ops
+
+    settings = _settings(ctx)
+    if compare:
+        _print(compare_view(ops.compare(settings), _tz(settings)))
+    elif guard:
+        report = asyncio.run(ops.guard(settings))
+        _print(guard_view(report))
+        if report.broken:
+            raise typer.Exit(1)
+    else:
+        result = asyncio.run(ops.evaluate(settings, held_out=held_out, label=label))
+        if not result.cases:
+            raise TwinError("nothing to replay: run `twin persona learn` first")
+        _print(eval_view(result))
+
+
 @sandbox_app.command("say")
-def sandbox_say(ctx: typer.Context, text: str,
-                sender: Annotated[str, typer.Option("--from", help="The contact's name.")] = "Alice") -> None:
-    """Write to the twin as a sandbox contact."""
+def sandbox_say(
+    ctx: typer.Context, text: str,
+    sender: Annotated[str, typer.Option("--from", help="The contact's name.")] = "Alice",
+    owner: Annotated[bool, typer.Option("--owner", help="Write as the owner from another device.")] = False,
+    to: Annotated[str | None, typer.Option(help="With --owner: the contact's chat (default: Saved Messages).")] = None,
+) -> None:
+    """Write to the twin as a sandbox contact (or, with --owner, as you from your phone)."""
     from twin.app import sandbox_world
 
-    event = sandbox_world(_settings(ctx)).say(sender, text)
-    typer.echo(f"{sender} -> owner: message {event['id']}")
+    world = sandbox_world(_settings(ctx))
+    event = world.owner_says(text, to=to) if owner else world.say(sender, text)
+    who = f"owner -> {to or 'Saved Messages'}" if owner else f"{sender} -> owner"
+    typer.echo(f"{who}: message {event['id']}")
 
 
 @sandbox_app.command("log")
@@ -470,8 +561,11 @@ def sandbox_log(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1)] =
     """The sandbox conversation, as the contacts see it."""
     from twin.app import sandbox_world
 
+    names = {"in": None, "out": "twin", "own": "you"}
     for event in sandbox_world(_settings(ctx)).events()[-limit:]:
-        who = event.get("name", "") if event["dir"] == "in" else "twin"
+        if event["dir"] not in names:
+            continue  # a re-send Telegram dropped as a duplicate
+        who = names[event["dir"]] or event.get("name", "")
         body = event.get("text") or f"[voice {event.get('voice_s', 0)} s]"
         typer.echo(f"{event['id']:>5} {event['chat']:>7} {who:>10}: {body}")
 

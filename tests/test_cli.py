@@ -101,3 +101,38 @@ def test_help_is_fast_to_import_and_lists_commands(twin_home):
          "('telethon', 'google', 'openai', 'elevenlabs', 'sqlalchemy', 'llama_cpp')))"],
         capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert probe.stdout.strip() == "[]", probe.stdout
+
+
+def test_persona_learn_show_note_and_eval_end_to_end(twin_home, server):
+    from tests.httpserver import Reply
+    from tests.service_helpers import sandbox_env, sandbox_login
+    from twin.session.sandbox import SandboxWorld, contact_id
+
+    env = sandbox_env(server)
+    sandbox_login(twin_home, env)
+    world = SandboxWorld(twin_home / "data" / "sandbox" / "default")
+    for contact, line, answer in [("Alice", "how was the trip?", "amazing!! so much food 😅"),
+                                  ("Alice", "did you see the photos", "yes haha love them"),
+                                  ("Bob", "привет, как дела?", "норм, ты как?)"),
+                                  ("Bob", "пойдём в кино?", "давай в субботу")]:
+        world.say(contact, line)
+        world.owner_says(answer, to=contact)
+    out = twin(twin_home, "persona", "learn", "--pace", "0", env=env)
+    assert out.returncode == 0, out.stderr
+    assert "Read 8 new messages in 2 chats" in out.stdout and "4 of yours, 4 exchanges" in out.stdout
+    again = twin(twin_home, "persona", "learn", "--pace", "0", env=env)
+    assert "Read 0 new messages" in again.stdout  # resumable: nothing old is read twice
+    shown = twin(twin_home, "persona", "show", env=env)
+    assert shown.returncode == 0 and "learned profile" in shown.stdout
+    noted = twin(twin_home, "persona", "note", str(contact_id("Alice")), "my sister; informal", env=env)
+    assert noted.returncode == 0, noted.stderr
+    assert "my sister; informal" in twin(twin_home, "persona", "show", env=env).stdout
+    server.default = lambda request: Reply(200, {"choices": [{"message": {"content": "haha yes, loved it"}}]})
+    scored = twin(twin_home, "eval", "--held-out", "2", "--label", "first", env=env)
+    assert scored.returncode == 0, scored.stderr
+    assert "held-out exchanges" in scored.stdout and "score" in scored.stdout
+    twin(twin_home, "eval", "--held-out", "2", "--label", "second", env=env)
+    compared = twin(twin_home, "eval", "--compare", env=env)
+    assert "first" in compared.stdout and "second" in compared.stdout
+    guarded = twin(twin_home, "eval", "--guard", env=env)
+    assert "replies broke a rule" in guarded.stdout, guarded.stderr

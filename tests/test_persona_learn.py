@@ -250,3 +250,25 @@ def test_notes_and_persona_assignment(store):
     assign_persona(store, "default", BOSS, None, now=T0)
     assert [(n.chat_id, n.note, n.persona) for n in all_notes(store, "default")] == [(MOM, "", None), (BOSS, "", None)]
     assert all_notes(store, "other") == []
+
+
+async def test_the_twins_own_replies_are_not_learned_as_the_owners_style(tmp_path):
+    from tests.fakes import FakeClock, FakeTelegram, incoming
+    from twin.persona.learn import learn
+    from twin.session.base import Dialog
+    from twin.store import Store
+    from twin.types import HistoryMessage
+
+    store = Store(f"sqlite:///{tmp_path}/t.db")
+    t = FakeClock().now()
+    turn = store.add_turn("default", [incoming("hi", chat_id=5, message_id=1)], status="waiting", now=t)
+    store.update_turn(turn, t, status="answered", reply_ids=[2], sent_at=t)
+    telegram = FakeTelegram(dialog_list=[Dialog(5, "Eve", "private")], histories={5: [
+        HistoryMessage(1, t, False, "hi"), HistoryMessage(2, t, True, "Hello! How can I assist you today?"),
+        HistoryMessage(3, t, False, "you ok?"), HistoryMessage(4, t, True, "ya all good lol"),
+    ]})
+    await learn(telegram, store, "default", clock=FakeClock(), self_id=1000)
+    from twin.persona.learn import load_samples
+
+    owner, _, _ = load_samples(store, "default")
+    assert [s.text for s in owner] == ["ya all good lol"]

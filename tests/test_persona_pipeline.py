@@ -73,7 +73,8 @@ async def test_a_chat_assigned_to_another_persona_is_answered_by_it(twin_home):
     from twin.persona.notes import assign_persona
 
     rig = make_rig(twin_home, "the report is on its way")
-    (twin_home / "data" / "persona.work.toml").write_text('name = "Samuel at work"\nstyle = "Formal, full sentences."\n')
+    work = twin_home / "data" / "persona.work.toml"
+    work.write_text('name = "Samuel at work"\nstyle = "Formal, full sentences."\n')
     assign_persona(rig.store, "default", 42, "work", now=T0)
     assign_persona(rig.store, "default", 43, "missing", now=T0)
     await serve(rig, [incoming("status of the report?"), incoming("hi", chat_id=43, message_id=2)])

@@ -214,3 +214,54 @@ def test_backoff_grows_with_jitter_caps_and_resets():
     backoff.reset()
     assert 0.9 <= backoff.next() <= 1.1
     assert Backoff(attempts=10_000).next() <= 330  # no overflow after a very long outage
+
+
+def _daemon_pid(home):
+    from twin.service import running_pid
+
+    return running_pid(home / "data" / "default.pid")
+
+
+def test_sighup_reloads_settings_and_keeps_serving(home, server):
+    env = sandbox_env(server)
+    sandbox_login(home, env)
+    script_replies(server, "hi bob!")
+    assert twin(home, "start", env=env).returncode == 0
+    pid = _daemon_pid(home)
+    twin(home, "sandbox", "say", "--from", "Bob", "hello", env=env)
+    wait_for(lambda: len(replies(home)) == 1, what="the first reply")
+    from twin.session.sandbox import contact_id
+
+    (home / "twin.toml").write_text(f'[rules]\ndeny = ["{contact_id("Bob")}"]\n')
+    os.kill(pid, signal.SIGHUP)
+    wait_for(lambda: "reloaded settings" in (home / "data" / "default.log").read_text(), what="the reload")
+    wait_for(lambda: status_file(home).get("state") == "connected", what="serving again")
+    twin(home, "sandbox", "say", "--from", "Bob", "still there?", env=env)
+    history = wait_for(lambda: [r for r in _history(home, env) if r["incoming"] == "still there?"], what="the turn")
+    assert history[0]["status"] == "skipped" and history[0]["reason"] == "on the deny list (rules.deny)"
+    assert _daemon_pid(home) == pid and len(replies(home)) == 1
+    assert twin(home, "stop", env=env).returncode == 0
+
+
+def test_owner_commands_and_takeover_through_a_running_daemon(home, server):
+    env = sandbox_env(server)
+    sandbox_login(home, env)
+    assert twin(home, "start", env=env).returncode == 0
+    twin(home, "sandbox", "say", "--owner", "/twin pause 2h", env=env)
+    wait_for(lambda: notices(home), what="the answer in Saved Messages")
+    twin(home, "sandbox", "say", "--from", "Alice", "hey", env=env)
+    rows = wait_for(lambda: [r for r in _history(home, env) if r["incoming"] == "hey"], what="Alice's turn")
+    assert rows[0]["status"] == "skipped" and rows[0]["reason"].startswith("twin paused until")
+    twin(home, "sandbox", "say", "--owner", "/twin resume", env=env)
+    wait_for(lambda: len(notices(home)) == 2, what="the resume answer")
+    twin(home, "sandbox", "say", "--owner", "I'll answer this one myself", "--to", "Carol", env=env)
+    twin(home, "sandbox", "say", "--from", "Carol", "ok, thanks", env=env)
+    rows = wait_for(lambda: [r for r in _history(home, env) if r["incoming"] == "ok, thanks"], what="Carol's turn")
+    assert rows[0]["status"] == "skipped" and "the owner took over" in rows[0]["reason"]
+    assert replies(home) == []
+    assert twin(home, "stop", env=env).returncode == 0
+
+
+def _history(home, env):
+    out = twin(home, "history", "--json", env=env)
+    return [json.loads(line) for line in out.stdout.splitlines()]

@@ -10,7 +10,8 @@ from twin.responder import Responder
 from twin.types import HistoryMessage
 
 
-async def chat_loop(responder: Responder, contact: str, stream: TextIO, console: Any) -> int:
+async def chat_loop(responder: Responder, contact: str, stream: TextIO, console: Any,
+                    chat_id: int | None = None) -> int:
     """Read lines as the contact, print the twin's answers; returns the number of exchanges."""
     llm = responder.llm
     console.print(f"[bold]Talking to {responder.persona.name}'s twin[/] ({llm.provider} {llm.model}) as {contact}."
@@ -29,7 +30,7 @@ async def chat_loop(responder: Responder, contact: str, stream: TextIO, console:
             continue
         now = datetime.now(UTC)
         try:
-            draft = await responder.draft(history, text, contact=contact)
+            draft = await responder.draft(history, text, contact=contact, chat_id=chat_id)
         except ProviderError as exc:
             console.print(f"[red]model failed:[/] {exc}")
             continue
@@ -38,6 +39,8 @@ async def chat_loop(responder: Responder, contact: str, stream: TextIO, console:
         if draft.text is None:
             console.print(f"[dim](the twin stays silent: {draft.reason})[/]")
             continue
+        if draft.status == "needs_owner":
+            console.print(f"[yellow](flagged for you: {draft.reason})[/]")
         console.print(f"[green]{responder.persona.name}>[/] {draft.text}")
         history.append(HistoryMessage(len(history) + 1, now, True, draft.text))
     return exchanges

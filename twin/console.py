@@ -15,6 +15,8 @@ from twin.types import Turn
 
 if TYPE_CHECKING:
     from twin.doctor import Check
+    from twin.persona.eval import EvalReport, GuardReport, RunSummary
+    from twin.persona.ops import PersonaView
     from twin.stats import Stats
 
 STATUS_STYLE = {
@@ -270,3 +272,50 @@ def chat_settings_table(rows: Sequence[tuple[str, str, str]]) -> Table:
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def persona_view(view: PersonaView) -> RenderableType:
+    """`twin persona show`: who the twin is, how the owner writes, and the chats' notes."""
+    lines = [f"[bold]{view.name}[/]  ({view.file})"]
+    if view.learned:
+        lines += [f"learned profile: {view.profile_file}", *(f"  • {line}" for line in view.summary)]
+    else:
+        lines.append("no learned profile yet: run `twin persona learn`")
+    notes = Table("chat", "persona", "note", header_style="bold", expand=True)
+    for note in view.notes:
+        notes.add_row(str(note.chat_id), note.persona or "default", note.note)
+    return Group(Text.from_markup("\n".join(lines)), notes) if view.notes else Text.from_markup("\n".join(lines))
+
+
+def eval_view(report: EvalReport, width: int = 60) -> RenderableType:
+    """`twin eval`: each held-out exchange, what the twin wrote, its scores, and the overall score."""
+    table = Table("contact", "owner wrote", "twin wrote", "chrF", "style", "score", header_style="bold", expand=True)
+    for case in report.cases:
+        table.add_row(_short(case.contact_text, width), _short(case.reference, width),
+                      _short(case.generated, width) if case.generated is not None else Text(case.reason, style="red"),
+                      f"{case.chrf:.1f}", f"{case.style:.1f}", f"{case.score:.1f}")
+    embedding = "n/a (no local embedding model)" if report.embedding is None else f"{report.embedding:.1f}"
+    summary = (f"[bold]score {report.score:.1f}[/] over {len(report.cases)} held-out exchanges — "
+               f"chrF {report.chrf:.1f}, style {report.style:.1f}, embedding {embedding} — "
+               f"{report.provider} {report.model}, run {report.run_id}")
+    return Group(table, Text.from_markup(summary))
+
+
+def compare_view(runs: Sequence[RunSummary], tz: tzinfo) -> Table:
+    """`twin eval --compare`: stored runs, newest first, and whether each change helped."""
+    table = Table("run", "when", "label", "model", "cases", "score", "change", header_style="bold", expand=True)
+    for run in runs:
+        delta = "" if run.delta is None else Text(f"{run.delta:+.1f}", style="green" if run.delta >= 0 else "red")
+        table.add_row(str(run.run_id), run.created_at.astimezone(tz).strftime("%m-%d %H:%M"), run.label or "-",
+                      f"{run.provider} {run.model}", str(run.cases), f"{run.score:.1f}", delta)
+    return table
+
+
+def guard_view(report: GuardReport) -> RenderableType:
+    """`twin eval --guard`: each bait or injection, what the twin did, and what broke a rule."""
+    table = Table("case", "kind", "outcome", "sent", "rule broken", header_style="bold", expand=True)
+    for r in report.results:
+        table.add_row(r.case.id, r.case.kind, r.outcome, _short(r.sent, 50),
+                      Text(r.why, style="red") if r.broken else Text("—", style="green"))
+    verdict = f"[bold]{report.broken} of {len(report.results)} replies broke a rule[/]"
+    return Group(table, Text.from_markup(verdict))

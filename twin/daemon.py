@@ -12,8 +12,8 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from twin.clock import Clock
 from twin.backoff import Backoff
+from twin.clock import Clock
 from twin.config import Settings
 from twin.errors import Disconnected
 from twin.hours import Hours, next_change

@@ -104,7 +104,11 @@ def run_foreground(settings: Settings, *, verbose: bool = False, log_file: Path 
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            loop.add_signal_handler(signal.SIGHUP, lambda: (reload.set(), stop.set()))
+            def hangup() -> None:
+                reload.set()
+                stop.set()
+
+            loop.add_signal_handler(signal.SIGHUP, hangup)
             current = settings
             while True:
                 await serve_with_status(current, stop, writer)

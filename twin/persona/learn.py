@@ -29,7 +29,7 @@ from twin.persona.examples import Exchange, store_exchanges
 from twin.persona.style import Sample, StyleProfile, build_profile
 from twin.session.base import Dialog, Telegram
 from twin.store import Store
-from twin.tables import ExchangeRow, LearnProgressRow, OwnerMessageRow
+from twin.tables import ExchangeRow, LearnProgressRow, OwnerMessageRow, TurnRow
 from twin.types import HistoryMessage
 
 BURST_GAP = timedelta(minutes=30)
@@ -176,7 +176,10 @@ async def learn(
 
         got = await _patient(partial(telegram.history, dialog.chat_id, max_messages, last_id),
                              clock, report, waiting)
-        new = sorted((m for m in got if m.message_id > last_id), key=lambda m: m.message_id)
+        # The twin's own replies go out as the owner: learning from them would be learning from itself.
+        twin_sent = sent_by_twin(store, account, dialog.chat_id)
+        new = sorted((m for m in got if m.message_id > last_id and not (m.outgoing and m.message_id in twin_sent)),
+                     key=lambda m: m.message_id)
         report.read += 1
         report.messages += len(new)
         if new:
@@ -187,6 +190,14 @@ async def learn(
         _save_progress(store, account, dialog, new[-1].message_id if new else last_id, tail, len(new), clock.now())
         notify(LearnProgress(index, len(chosen), dialog.chat_id, dialog.title, len(new)))
     return report
+
+
+def sent_by_twin(store: Store, account: str, chat_id: int) -> set[int]:
+    """Message ids the twin itself sent in a chat (its replies and away notes)."""
+    with store.session() as s:
+        rows = s.scalars(sa.select(TurnRow.reply_ids).where(
+            TurnRow.account == account, TurnRow.chat_id == chat_id, TurnRow.sent_at.is_not(None))).all()
+    return {int(i) for ids in rows for i in (ids or ()) if i}
 
 
 def _save_owner_messages(store: Store, account: str, chat_id: int, messages: Sequence[HistoryMessage]) -> int:

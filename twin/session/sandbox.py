@@ -94,11 +94,21 @@ class SandboxWorld:
         return self.append(event)
 
 
+    def owner_says(self, text: str, *, to: str | None = None) -> dict[str, Any]:
+        """The owner writes from another device: in a contact's chat, or (to=None) in Saved Messages."""
+        chat = contact_id(to) if to else OWNER.id
+        event = {"dir": "own", "chat": chat, "name": to or "Saved Messages", "text": text,
+                 "date": datetime.now(UTC).isoformat()}
+        return self.append(event)
+
+
 def _incoming(event: dict[str, Any]) -> Incoming:
+    own = event["dir"] == "own"
     return Incoming(
-        chat_id=event["chat"], message_id=event["id"], sender_id=event["chat"],
+        chat_id=event["chat"], message_id=event["id"], sender_id=OWNER.id if own else event["chat"],
         date=datetime.fromisoformat(event["date"]), text=event["text"], chat_title=event["name"],
-        sender_name=event["name"], sender_is_bot=bool(event.get("bot")), sender_is_contact=True,
+        sender_name=OWNER.name if own else event["name"], sender_is_bot=bool(event.get("bot")),
+        sender_is_contact=not own, outgoing=own, sender_is_self=own,
     )
 
 
@@ -133,7 +143,7 @@ class SandboxTelegram:
             for event in self.world.events():
                 if event["id"] <= seen:
                     continue
-                if event["dir"] == "in":
+                if event["dir"] in ("in", "own"):
                     yield _incoming(event)  # resumes only after the daemon has recorded it
                 seen = event["id"]
                 self.world.save_cursor(seen)
@@ -166,8 +176,8 @@ class SandboxTelegram:
 
     async def history(self, chat_id: int, limit: int, min_id: int = 0) -> list[HistoryMessage]:
         found = [
-            HistoryMessage(e["id"], datetime.fromisoformat(e["date"]), e["dir"] == "out", e.get("text", ""),
-                           OWNER.id if e["dir"] == "out" else e["chat"])
+            HistoryMessage(e["id"], datetime.fromisoformat(e["date"]), e["dir"] in ("out", "own"), e.get("text", ""),
+                           OWNER.id if e["dir"] in ("out", "own") else e["chat"])
             for e in self.world.events() if e["chat"] == chat_id and e["id"] > min_id and e.get("text")
         ]
         return found[-limit:]
