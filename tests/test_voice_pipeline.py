@@ -111,3 +111,12 @@ async def test_keep_audio_saves_the_voice_reply(twin_home):
     assert saved.read_bytes()[:4] == b"OggS" and turn.extra["voice_out"]["audio"] == str(saved)
 
 
+
+
+async def test_a_note_it_cannot_hear_can_be_answered_with_a_request_for_text(twin_home):
+    rig = make_rig(twin_home, "can't listen now, can you text?", stt=FakeSTT("x"), stt__answer_unheard=True)
+    rig.telegram.media[(42, 1)] = b"broken"
+    await serve(rig, voice_msg())
+    (turn,) = rig.store.turns("default")
+    assert [s.text for s in rig.telegram.sent] == ["can't listen now, can you text?"]
+    assert turn.status == "skipped" and "asked for a text instead" in turn.reason

@@ -137,11 +137,15 @@ class Pipeline:
                 steps["read"] = self.clock.now().isoformat()
             except TelegramError as exc:
                 log.info("turn %s: could not mark read: %s", turn.id, exc)
-        listened = await self.voice.listen(self.telegram, turn, self.responder.persona.language or None)
+        listened = await self.voice.listen(self.telegram, turn, self.responder.language_for(turn.chat_id))
         if listened.transcript:
             extra["voice_in"] = {"seconds": round(listened.seconds, 2), "provider": listened.provider}
             self.store.update_turn(turn.id, self.clock.now(), transcript=listened.transcript, extra=extra)
         if listened.text is None:
+            if self.settings.stt.answer_unheard and listened.status == "failed":
+                note = await self.responder.unheard_note(contact=turn.sender_name)
+                extra["final"] = {"status": "skipped", "reason": f"{listened.reason}; asked for a text instead"}
+                return self._to_sending(turn, note, extra, {})
             self.store.update_turn(turn.id, self.clock.now(), status=listened.status, reason=listened.reason,
                                    extra=extra)
             return None

@@ -70,10 +70,17 @@ class Responder:
                                                      secrets=secrets_of(self.settings)))
         return self._named[name]
 
-    def _address(self, chat_id: int | None) -> str:
+    def _chat_style(self, chat_id: int | None) -> dict[str, Any]:
         chats = self.profile.get("chats")
         chat = chats.get(str(chat_id)) if isinstance(chats, dict) and chat_id is not None else None
-        return str(chat.get("address", "unknown")) if isinstance(chat, dict) else "unknown"
+        return chat if isinstance(chat, dict) else {}
+
+    def _address(self, chat_id: int | None) -> str:
+        return str(self._chat_style(chat_id).get("address", "unknown"))
+
+    def language_for(self, chat_id: int | None) -> str | None:
+        """The language a chat is usually in (learned), else the persona's: a hint for speech-to-text."""
+        return str(self._chat_style(chat_id).get("language") or self.persona.language or "") or None
 
     def _prompt(self, persona: Persona, history: Sequence[HistoryMessage], text: str, contact: str,
                 chat_id: int | None) -> PromptParts:
@@ -117,14 +124,22 @@ class Responder:
 
     async def away_note(self, *, contact: str, back_at: str) -> str:
         """A short away message in the persona's voice (used when hours.outside = away)."""
-        note = (f"You are away right now and will be back around {back_at}. Write one short, friendly away "
-                "note in your style. Promise nothing else.")
-        prompt = build_prompt(self.persona, [], note, contact=contact)
+        return await self._note(contact, f"You are away right now and will be back around {back_at}. Write one "
+                                "short, friendly away note in your style. Promise nothing else.",
+                                "Away right now, will get back to you later.")
+
+    async def unheard_note(self, *, contact: str) -> str:
+        """A short "can't listen right now, text me?" in the persona's voice (stt.answer_unheard)."""
+        return await self._note(contact, "You got a voice message but cannot listen to it right now. Ask, in one "
+                                "short line in your style, for a text instead.", "can't listen right now, text me?")
+
+    async def _note(self, contact: str, instruction: str, fallback: str) -> str:
+        prompt = build_prompt(self.persona, [], instruction, contact=contact)
         completion = await complete_with_retries(self.llm, prompt, self.clock, retries=self.settings.llm.retries)
         text = clean_reply(completion.text or "")
         verdict = check_output(text, self.policy, protected=prompt.system) if text else None
         if not text or (verdict is not None and verdict.status != "ok"):
-            return "Away right now, will get back to you later."
+            return fallback
         return text
 
 
