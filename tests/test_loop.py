@@ -172,3 +172,12 @@ async def test_a_redelivered_message_is_not_a_second_turn(twin_home):
     rig = make_rig(twin_home, "once")
     await serve(rig, [incoming("hi", message_id=9)], [incoming("hi", message_id=9)])
     assert len(rig.store.turns("default")) == 1 and len(rig.telegram.sent) == 1
+
+
+def test_clean_reply_drops_the_loops_small_models_fall_into():
+    from twin.responder import clean_reply
+
+    looped = "How was porto?\n\nI hope it was fine. I'm happy to help.\n\n" + "I'm happy to help.\n\n" * 30 + "See you!"
+    assert clean_reply(looped) == "How was porto?\n\nI hope it was fine. I'm happy to help.\n\nSee you!"
+    assert clean_reply("no. no. no. fine") == "no. no. no. fine"  # short repeats are how people talk
+    assert clean_reply('"<|im_start|>sure thing<|im_end|>"') == "sure thing"

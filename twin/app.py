@@ -56,7 +56,7 @@ def make_llm(settings: Settings) -> LLM:
     from twin.persona.local import LocalLLM
 
     return LocalLLM(model_path=llm.model_path, temperature=llm.temperature,
-                    max_output_tokens=min(llm.max_output_tokens, 256))
+                    max_output_tokens=min(llm.max_output_tokens, 120))  # chat messages are short
 
 
 def local_model_available() -> bool:

@@ -6,6 +6,7 @@ behaves exactly as it will on Telegram.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from twin.types import Completion, HistoryMessage, Prompt
 if TYPE_CHECKING:
     from twin.store import Store
 
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 TEMPLATE_LEFTOVERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<start_of_turn>")
 NO_PROMPT = Prompt("", ())
 
@@ -144,13 +146,28 @@ class Responder:
 
 
 def clean_reply(text: str) -> str:
-    """Strip chat-template leftovers and surrounding quotes a model may add."""
+    """Strip chat-template leftovers, surrounding quotes, and the loops a model falls into.
+
+    A person never sends the same line or sentence twice in one message: repeats are dropped.
+    """
     for token in TEMPLATE_LEFTOVERS:
         text = text.replace(token, "")
     text = text.strip()
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'«":
         text = text[1:-1].strip()
-    return text
+    seen: set[str] = set()
+    kept: list[str] = []
+    for line in text.splitlines():
+        fresh = []
+        for sentence in (s.strip() for s in SENTENCE_END.split(line) if s.strip()):
+            key = " ".join(sentence.lower().split())
+            if key in seen and len(key.split()) >= 3:  # "no no no" is a person; a repeated sentence is a loop
+                continue
+            seen.add(key)
+            fresh.append(sentence)
+        if fresh or not line.strip():
+            kept.append(" ".join(fresh))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
 
 
 def parts_json(parts: PromptParts | None) -> dict[str, Any]:

@@ -124,7 +124,9 @@ class LocalLLM:
                         messages=system + turns,
                         temperature=self._temperature,
                         max_tokens=self._max_output_tokens,
-                        stop=["<|im_end|>", "<|im_start|>", "<|endoftext|>"],
+                        # Small models loop ("I'm happy to help." forever): penalise repeats, stop at a blank line.
+                        repeat_penalty=1.3,
+                        stop=["<|im_end|>", "<|im_start|>", "<|endoftext|>", "\n\n\n"],
                     )
                     break
                 except ValueError as exc:
