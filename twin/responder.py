@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from twin.clock import Clock
 from twin.config import Settings
 from twin.logs import secrets_of
+from twin.persona.examples import Example, similar_exchanges
 from twin.persona.guard import GuardPolicy, check_output, policy_for, screen_incoming
 from twin.persona.llm import LLM, complete_with_retries
-from twin.persona.notes import chat_persona
+from twin.persona.notes import ChatNote, chat_note, notes_for
 from twin.persona.profile import Persona, load_persona, named_persona_path
-from twin.persona.prompt import PromptParts, assemble_prompt, build_prompt, chat_prompt
+from twin.persona.prompt import PromptParts, assemble_prompt, build_prompt
 from twin.persona.style import profile_for
 from twin.types import Completion, HistoryMessage, Prompt
 
@@ -60,10 +61,12 @@ class Responder:
         self.policy = policy_for(persona, settings.persona, self.profile, secrets=secrets_of(settings))
         self._named: dict[str, tuple[Persona, GuardPolicy]] = {}
 
-    def persona_for(self, chat_id: int | None) -> tuple[Persona, GuardPolicy]:
+    def persona_for(self, chat_id: int | None, note: ChatNote | None = None) -> tuple[Persona, GuardPolicy]:
         """The persona answering this chat (`twin persona note CHAT --persona work`) and its guard."""
-        name = chat_persona(self.store, self.settings.account, self.persona, chat_id) \
-            if self.store is not None and chat_id is not None else None
+        name = note.persona if note is not None else None
+        entry = self.persona.chats.get(str(chat_id)) if chat_id is not None else None
+        if not name and isinstance(entry, dict) and isinstance(entry.get("persona"), str):
+            name = entry["persona"]
         if not name:
             return self.persona, self.policy
         if name not in self._named:
@@ -85,13 +88,17 @@ class Responder:
         return str(self._chat_style(chat_id).get("language") or self.persona.language or "") or None
 
     def _prompt(self, persona: Persona, history: Sequence[HistoryMessage], text: str, contact: str,
-                chat_id: int | None) -> PromptParts:
-        if self.store is not None and chat_id is not None:
-            return chat_prompt(self.store, self.settings.account, self.settings.persona, persona, history, text,
-                               chat_id=chat_id, contact=contact, profile=self.profile)
+                chat_id: int | None, note: ChatNote | None) -> PromptParts:
         options = self.settings.persona
-        return assemble_prompt(persona, history, text, contact=contact, profile=self.profile,
-                               budget=options.prompt_tokens, disclose_ai=options.disclose_ai)
+        examples: list[Example] = []
+        notes: list[str] = []
+        if self.store is not None and chat_id is not None:
+            examples = similar_exchanges(self.store, self.settings.account, chat_id, text, options.examples,
+                                         held_out=options.held_out)
+            notes = notes_for(persona, chat_id, note)
+        return assemble_prompt(persona, history, text, contact=contact, chat_id=chat_id, profile=self.profile,
+                               notes=notes, examples=examples, budget=options.prompt_tokens,
+                               disclose_ai=options.disclose_ai)
 
     async def draft(self, history: Sequence[HistoryMessage], text: str, *, contact: str,
                     chat_id: int | None = None) -> Draft:
@@ -100,14 +107,16 @@ class Responder:
         if len(text) > limit:
             text = text[:limit] + f"\n[… {len(text) - limit} more characters not shown]"
         address = self._address(chat_id)
-        persona, policy = self.persona_for(chat_id)
+        note = chat_note(self.store, self.settings.account, chat_id) \
+            if self.store is not None and chat_id is not None else None
+        persona, policy = self.persona_for(chat_id, note)
         first_reply = not any(m.outgoing for m in history)
         screen = screen_incoming(text, policy, first_reply=first_reply, address=address)
         if screen.action == "disclose":
             return Draft(screen.reply, "answered", screen.reason, NO_PROMPT)
         if screen.action == "defer":
             return Draft(screen.reply, "needs_owner", screen.reason, NO_PROMPT)
-        parts = self._prompt(persona, history, text, contact, chat_id)
+        parts = self._prompt(persona, history, text, contact, chat_id, note)
         completion = await complete_with_retries(self.llm, parts.prompt, self.clock, retries=self.settings.llm.retries)
         reply = clean_reply(completion.text or "")
         if not reply:

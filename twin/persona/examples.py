@@ -13,6 +13,7 @@ by ensure_search_index; call it once after the schema is migrated (the other cal
 from __future__ import annotations
 
 import math
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,6 +123,7 @@ def store_exchanges(store: Store, account: str, exchanges: Sequence[Exchange]) -
     """Insert exchanges, or update the ones already stored (same chat and first message); returns how many."""
     if not exchanges:
         return 0
+    _HELD.clear()  # newer exchanges change which ones are held out
     _ensure_once(store)
     with store.session() as s, s.begin():
         for chat_id in sorted({e.chat_id for e in exchanges}):
@@ -157,13 +159,23 @@ def recent_exchanges(store: Store, account: str, n: int) -> list[Exchange]:
         return [_to_exchange(r) for r in s.scalars(query)]
 
 
+_HELD: dict[tuple[int, str, int], tuple[float, set[int]]] = {}
+HELD_TTL_S = 60.0  # the held-out set only changes when `twin persona learn` stores newer exchanges
+
+
 def _recent_ids(store: Store, account: str, n: int) -> set[int]:
     if n <= 0:
         return set()
+    key = (id(store.engine), account, n)
+    cached = _HELD.get(key)
+    if cached is not None and time.monotonic() - cached[0] < HELD_TTL_S:
+        return cached[1]
     query = (sa.select(ExchangeRow.id).where(ExchangeRow.account == account)
              .order_by(ExchangeRow.date.desc(), ExchangeRow.id.desc()).limit(n))
     with store.engine.connect() as conn:
-        return set(conn.scalars(query))
+        ids = set(conn.scalars(query))
+    _HELD[key] = (time.monotonic(), ids)
+    return ids
 
 
 def exchanges_before(store: Store, account: str, chat_id: int, before: Exchange, limit: int) -> list[Exchange]:
