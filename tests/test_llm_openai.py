@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-import struct
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 
 from tests.fakes import FakeClock
-from tests.httpserver import Reply, ScriptedServer
+from tests.httpserver import Reply, ScriptedServer, closed_port, raw_server
 from twin.errors import ProviderError
 from twin.persona.llm import complete_with_retries
 from twin.persona.openai_chat import OpenAIChatLLM
@@ -47,45 +41,6 @@ def llm(server: ScriptedServer, temperature: float = 0.7, max_output_tokens: int
     return OpenAIChatLLM(
         KEY, base_url=server.url + "/v1", timeout_s=5, temperature=temperature, max_output_tokens=max_output_tokens
     )
-
-
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port: int = sock.getsockname()[1]
-    sock.close()
-    return port
-
-
-@contextmanager
-def raw_server(mode: str) -> Iterator[int]:
-    """A TCP port that never answers ("silent") or resets every connection ("reset")."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            if mode == "reset":
-                conn.recv(65536)
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                conn.close()
-            else:
-                held.append(conn)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
-        for conn in held:
-            conn.close()
 
 
 async def test_request_shape_and_parsing(server: ScriptedServer) -> None:
