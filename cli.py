@@ -468,6 +468,7 @@ def persona_learn(
     ctx: typer.Context, dialogs: Annotated[int, typer.Option(min=1, help="At most this many chats.")] = 200,
     messages: Annotated[int, typer.Option(min=1, help="At most this many messages per chat.")] = 2000,
     pace: Annotated[float, typer.Option(min=0.0, help="Seconds between requests to Telegram.")] = 1.0,
+    summarize: Annotated[bool, typer.Option(help="Also let the model describe your style (sends a sample).")] = False,
 ) -> None:
     """Read your private chats (paced, resumable) and learn how you write; nothing leaves this machine."""
     import asyncio
@@ -484,7 +485,7 @@ def persona_learn(
             progress.update(task, total=p.total, completed=p.index, description=f"{p.title[:24]}{waiting}")
 
         report, path = asyncio.run(learn_style(_settings(ctx), max_dialogs=dialogs, max_messages=messages,
-                                               pace_s=pace, on_progress=tick))
+                                               pace_s=pace, on_progress=tick, summarize=summarize))
     typer.echo(f"Read {report.messages} new messages in {report.read} chats ({report.dialogs} listed): "
                f"{report.owner_messages} of yours, {report.exchanges} exchanges. Profile: {path}")
 

@@ -46,6 +46,13 @@ async def soak(hours: float, every_s: float) -> None:
         chat = 10_000 + rng.randrange(100)
         rig.telegram.push(incoming(f"message {step}", chat_id=chat, message_id=step + 1, date=clock.now()))
         await clock.advance(every_s)
+        # The fakes record every prompt, send and sleep for tests to assert on: not the daemon's memory.
+        rig.llm.prompts.clear()
+        rig.telegram.sent.clear()
+        rig.telegram.actions.clear()
+        rig.telegram.reads.clear()
+        rig.telegram.history_calls.clear()
+        clock.slept.clear()
         if step == warm:
             gc.collect()
             base = rss_mb()

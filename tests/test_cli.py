@@ -120,10 +120,16 @@ def test_persona_learn_show_note_and_eval_end_to_end(twin_home, server):
     out = twin(twin_home, "persona", "learn", "--pace", "0", env=env)
     assert out.returncode == 0, out.stderr
     assert "Read 8 new messages in 2 chats" in out.stdout and "4 of yours, 4 exchanges" in out.stdout
-    again = twin(twin_home, "persona", "learn", "--pace", "0", env=env)
+    assert server.requests == []  # learning is local: no model was asked
+    server.expect("/chat/completions", Reply(200, {"choices": [{"message": {"content": "Short, warm, lowercase."}}]}))
+    again = twin(twin_home, "persona", "learn", "--pace", "0", "--summarize", env=env)
     assert "Read 0 new messages" in again.stdout  # resumable: nothing old is read twice
+    (asked,) = server.requests  # --summarize: one request, with a sample of the owner's own messages
+    sample = asked.json()["messages"][-1]["content"]
+    assert "amazing!! so much food" in sample and "how was the trip?" not in sample
+    assert (twin_home / "data" / "persona.profile.summary.txt").read_text().strip() == "Short, warm, lowercase."
     shown = twin(twin_home, "persona", "show", env=env)
-    assert shown.returncode == 0 and "learned profile" in shown.stdout
+    assert shown.returncode == 0 and "learned profile" in shown.stdout and "Short, warm, lowercase." in shown.stdout
     noted = twin(twin_home, "persona", "note", str(contact_id("Alice")), "my sister; informal", env=env)
     assert noted.returncode == 0, noted.stderr
     assert "my sister; informal" in twin(twin_home, "persona", "show", env=env).stdout

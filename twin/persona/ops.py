@@ -38,10 +38,12 @@ def _store_and_persona(settings: Settings) -> tuple[Store, Persona]:
 
 
 async def learn_style(settings: Settings, *, max_dialogs: int, max_messages: int, pace_s: float,
-                      on_progress: Callable[[LearnProgress], None] | None = None) -> tuple[LearnReport, Path]:
+                      on_progress: Callable[[LearnProgress], None] | None = None,
+                      summarize: bool = False) -> tuple[LearnReport, Path]:
     """Read the owner's private chats (paced, resumable), store exchanges, write the style profile.
 
-    Everything stays on this machine: no model is called while learning.
+    Everything stays on this machine: no model is called while learning, unless `summarize` asks
+    the configured model (perhaps a cloud one) to describe the style from a sample of your messages.
     """
     from twin.app import make_telegram
     from twin.persona.learn import learn, learned_profile
@@ -58,7 +60,38 @@ async def learn_style(settings: Settings, *, max_dialogs: int, max_messages: int
         await telegram.stop()
     path = profile_path(settings.persona_path, settings.persona.profile_file)
     write_profile(path, learned_profile(store, settings.account), learned_at=clock.now().isoformat(timespec="seconds"))
+    if summarize:
+        await _summarize(settings, store, path)
     return report, path
+
+
+SUMMARY_SAMPLE = 40
+
+
+async def _summarize(settings: Settings, store: Store, profile: Path) -> None:
+    """Ask the configured model for a short description of the owner's texting style (opt-in)."""
+    from twin.app import make_llm
+    from twin.persona.learn import load_samples
+    from twin.persona.llm import complete_with_retries
+    from twin.persona.style import summary_path
+    from twin.responder import clean_reply
+    from twin.types import Prompt, PromptMessage
+
+    owner, _, _ = load_samples(store, settings.account)
+    sample = "\n".join(f"- {s.text}" for s in owner[-SUMMARY_SAMPLE:])
+    if not sample:
+        raise TwinError("no messages of yours were learned yet, so there is nothing to summarize")
+    prompt = Prompt(
+        system="You describe how a person writes chat messages, for someone who will imitate them. Three or four "
+               "short sentences: length, tone, capitalisation, punctuation, emoji, languages, typical phrases. "
+               "Never repeat names, places, numbers or other private details from the messages.",
+        messages=(PromptMessage("user", f"Messages this person wrote:\n{sample}"),),
+    )
+    completion = await complete_with_retries(make_llm(settings), prompt, SystemClock(), retries=settings.llm.retries)
+    text = clean_reply(completion.text or "")
+    if not text:
+        raise TwinError(f"the model wrote no summary ({completion.reason or 'empty response'})")
+    summary_path(profile).write_text(text + "\n", encoding="utf-8")
 
 
 def show(settings: Settings, chat_id: int | None = None) -> PersonaView:

@@ -264,9 +264,19 @@ def merged_profile(learned: Mapping[str, Any], pinned: Mapping[str, Any]) -> dic
     return merged
 
 
+def summary_path(profile: Path) -> Path:
+    """Where `twin persona learn --summarize` keeps the model-written style summary (plain text, editable)."""
+    return profile.with_suffix(".summary.txt")
+
+
 def profile_for(persona_path: Path, pinned: Mapping[str, Any], profile_file: str = "") -> dict[str, Any]:
-    """The profile the prompt uses: the learned file beside the persona, with its [profile] table on top."""
-    return merged_profile(load_profile(profile_path(persona_path, profile_file)), pinned)
+    """The profile the prompt uses: the learned file (and summary) beside the persona, its [profile] on top."""
+    path = profile_path(persona_path, profile_file)
+    learned = load_profile(path)
+    summary = summary_path(path)
+    if summary.exists() and summary.read_text(encoding="utf-8").strip():
+        learned["summary"] = summary.read_text(encoding="utf-8").strip()
+    return merged_profile(learned, pinned)
 
 
 _LANG_NAMES = {"en": "English", "ru": "Russian", "uk": "Ukrainian", "de": "German", "es": "Spanish",
@@ -276,6 +286,8 @@ _LANG_NAMES = {"en": "English", "ru": "Russian", "uk": "Ukrainian", "de": "Germa
 def summary_lines(profile: Mapping[str, Any], chat_id: int | None = None) -> list[str]:
     """The profile in short sentences for the prompt, most important first (trimmed from the end)."""
     lines: list[str] = []
+    if isinstance(profile.get("summary"), str) and profile["summary"].strip():
+        lines.append(f"How you write: {' '.join(str(profile['summary']).split())}")
     chat = profile.get("chats", {}).get(str(chat_id), {}) if chat_id is not None else {}
     if isinstance(chat, Mapping) and chat:
         slavic = chat.get("language") in ("ru", "uk")
