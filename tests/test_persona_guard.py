@@ -26,7 +26,7 @@ PERSONA = Persona(
     shareable=("I work as a developer.",),
     private=("I live at 12 Baker Street, London.", "My salary is 5400 EUR a month."),
 )
-SECRET = "AIzaSyD-fake-but-long-gemini-key-0123456789"
+SECRET = "test-only-gemini-key-not-real-0123456789"
 POLICY = GuardPolicy(owner="Sam", private=PERSONA.private, secrets=(SECRET,), lowercase=True)
 
 

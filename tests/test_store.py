@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from tests.fakes import T0, incoming
 from twin import store as store_module
-from twin.store import SCHEMA_HEAD, Store
+from twin.store import SCHEMA_HEAD, UNFINISHED, Store
 from twin.types import HistoryMessage
 
 
@@ -68,4 +68,4 @@ def test_unfinished_lists_the_queue_in_order(tmp_path: Path):
     a = store.add_turn("default", [incoming("a")], status="waiting", now=T0)
     store.add_turn("default", [incoming("b")], status="answered", now=T0)
     c = store.add_turn("default", [incoming("c")], status="sending", now=T0)
-    assert [t.id for t in store.unfinished("default")] == [a, c]
+    assert [t.id for t in store.turns("default", status=UNFINISHED, newest_first=False)] == [a, c]

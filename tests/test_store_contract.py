@@ -23,7 +23,7 @@ from twin.search import HistoryFilter, find_turns, get_turn, resolve_chat
 from twin.stats import compute_stats
 from twin.status import status_report
 from twin.steer import pause, set_mode
-from twin.store import SCHEMA_HEAD, Store
+from twin.store import SCHEMA_HEAD, UNFINISHED, Store
 from twin.types import HistoryMessage
 
 BIG_CHAT = -1001234567890123  # a supergroup id: needs BIGINT
@@ -101,7 +101,7 @@ def test_turn_queries_messages_and_chats(store: Store, reader: Reader):
     store.add_turn("work", [incoming("x", chat_id=1)], status="waiting", now=T0)
     assert [t.id for t in store.turns("default", chat=2)] == [ids[3], ids[1]]
     assert [t.id for t in store.turns("default", since=T0 + timedelta(hours=3))] == [ids[4], ids[3]]
-    assert [t.id for t in store.unfinished("default")] == [waiting]
+    assert [t.id for t in store.turns("default", status=UNFINISHED, newest_first=False)] == [waiting]
     msgs = [HistoryMessage(i, T0 + timedelta(minutes=i), i % 2 == 0, f"t{i}") for i in (1, 2, 3)]
     store.add_messages("default", BIG_CHAT, msgs)
     store.add_messages("default", BIG_CHAT, msgs[:2])  # ON CONFLICT DO NOTHING on both databases

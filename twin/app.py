@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -163,12 +162,3 @@ def build_service(settings: Settings, clock: Clock | None = None) -> Service:
     daemon = Daemon(settings=settings, store=store, telegram=telegram, pipeline=pipeline, clock=clock,
                     voice_enabled=voice.stt is not None, owner_command=command)
     return Service(store, daemon)
-
-
-async def serve(settings: Settings, stop: asyncio.Event) -> None:
-    """Run the twin until `stop` is set."""
-    service = build_service(settings)
-    try:
-        await service.daemon.run(stop)
-    finally:
-        service.store.close()

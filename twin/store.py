@@ -182,10 +182,6 @@ class Store:
             rows = s.scalars(query.order_by(order).limit(limit)).all()
         return [_to_turn(r) for r in rows]
 
-    def unfinished(self, account: str) -> list[Turn]:
-        """Turns a crash or stop left in the queue, oldest first."""
-        return self.turns(account, status=UNFINISHED, limit=1_000_000, newest_first=False)
-
     def resolve_chat(self, account: str, text: str) -> int | None:
         """A chat id from an id, an @username or a chat title (the latest match)."""
         stripped = text.strip()
