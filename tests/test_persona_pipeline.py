@@ -81,3 +81,13 @@ async def test_a_chat_assigned_to_another_persona_is_answered_by_it(twin_home):
     assert "Samuel at work" in rig.llm.prompts[0].system and "Formal, full sentences." in rig.llm.prompts[0].system
     failed = rig.store.turns("default", chat=43)[0]
     assert failed.status == "failed" and "persona.missing.toml does not exist" in failed.reason
+
+
+async def test_an_invitation_is_not_accepted_on_the_owners_behalf(twin_home):
+    rig = make_rig(twin_home, "I'll be at the party on Saturday night!")
+    await serve(rig, [incoming("hi! are you coming to the party on saturday?"),
+                      incoming("how was your week?", chat_id=7, message_id=2)])
+    turns = {t.chat_id: t for t in rig.store.turns("default")}
+    assert turns[42].status == "needs_owner" and "party" not in (turns[42].reply_text or "").lower()
+    # and when the model volunteers a plan unasked, the output check catches it too
+    assert turns[7].status == "needs_owner" and "agreed to a commitment" in turns[7].reason

@@ -28,6 +28,8 @@ INPUT_TOPICS: dict[str, tuple[re.Pattern[str], ...]] = {
         r"\b(?:tomorrow|tonight|today|monday|tuesday|wednesday|thursday|friday|saturday|sunday) at \d",
         r"\bat \d{1,2}(?::\d\d)?\s*(?:am|pm)?\b.*\b(?:yes|right|ok|okay|confirm\w*)\b",
         r"\bare you free\b|\bwhere are you\b|\bwhat are you doing (?:tonight|tomorrow|later|on)\b",
+        r"\b(?:are|will) you (?:coming|come|joining|join|be (?:there|at|around|home))\b|\bcan you make it\b",
+        r"\b(?:you|u) coming\b|\bwill you be\b.*\b(?:tonight|tomorrow|weekend|party|there)\b",
         r"\b(?:встреч\w*|встрет\w*|увидимся|увидеться|пересеч\w*|приходи\w*|придешь|придете|приедешь|"
         r"приедете|заедешь|заберешь|заберете|зайдешь|погуляем|ты свободен\w*|вы свободны|ты где|"
         r"какие планы)\b",
@@ -56,6 +58,8 @@ OUTPUT_TOPICS: dict[str, tuple[re.Pattern[str], ...]] = {
     "meeting": _any(
         r"\b(?:see you (?:at|on|tomorrow|tonight|there|then)|let'?s meet|meet you|i'?ll be there|"
         r"i'?ll come|i'?ll pick you up|at \d{1,2}(?::\d\d)?\s*(?:am|pm)?)\b",
+        r"\b(?:i'?ll|i will|i'?m going to|i'?m gonna) (?:be at|be there|be coming|come to|join|make it|go to)\b",
+        r"\b(?:count me in|i'?m in|i'?m coming|wouldn'?t miss it)\b",
         r"\b(?:встретимся|увидимся|приду|приеду|заеду|заберу|буду в \d|в \d{1,2}(?::\d\d)?)\b",
     ),
     "signing": _any(r"\b(?:i'?ll sign|i will sign|signed|sign it)\b", r"\b(?:подпишу|подписал\w*)\b"),
