@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.httpserver import ScriptedServer, scripted_server
+from twin.store import Store
 
 SECRET_VARS = ("GEMINI_API_KEY", "OPENAI_API_KEY", "ELEVENLABS_API_KEY", "TWIN_API_HASH", "TWIN_API_ID",
                "TWIN_DATABASE_URL", "GOOGLE_API_KEY")
@@ -32,6 +33,14 @@ def twin_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def server() -> Iterator[ScriptedServer]:
     with scripted_server() as s:
         yield s
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A real SQLite file, opened as the twin opens it: migrated, with its search indexes."""
+    opened = Store(f"sqlite:///{tmp_path}/twin-test.db")
+    yield opened
+    opened.close()
 
 
 

@@ -9,21 +9,11 @@ import pytest
 from tests.fakes import T0, FakeClock, FakeLLM
 from twin.errors import ProviderError
 from twin.persona.eval import chrf, compare_runs, cosine, persona_hash, run_eval, score_case, style_distance
-from twin.persona.examples import Exchange, ensure_search_index, store_exchanges
+from twin.persona.examples import Exchange, store_exchanges
 from twin.persona.profile import Persona
 from twin.store import Store
-from twin.tables import Base
 
 PERSONA = Persona(name="Sam", style="short, lowercase")
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path}/t.db", migrate=False)
-    Base.metadata.create_all(s.engine)
-    ensure_search_index(s)
-    yield s
-    s.close()
 
 
 def test_chrf_on_fixed_inputs():

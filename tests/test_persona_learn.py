@@ -10,12 +10,11 @@ import sqlalchemy as sa
 
 from tests.fakes import T0, FakeClock, FakeTelegram
 from twin.errors import FloodWait, TelegramError
-from twin.persona.examples import ensure_search_index
 from twin.persona.learn import LearnProgress, learn, learned_profile, pair_exchanges
 from twin.persona.style import load_profile, merged_profile, profile_dict, profile_path, write_profile
 from twin.session.base import Dialog
 from twin.store import Store
-from twin.tables import Base, ExchangeRow, OwnerMessageRow
+from twin.tables import ExchangeRow, OwnerMessageRow
 from twin.types import HistoryMessage
 
 ALICE, MOM, BOSS = 101, 202, 303
@@ -66,15 +65,6 @@ def seeded() -> FakeTelegram:
         ],
     }
     return tg
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(f"sqlite:///{tmp_path}/t.db", migrate=False)
-    Base.metadata.create_all(s.engine)
-    ensure_search_index(s)
-    yield s
-    s.close()
 
 
 def exchanges(store: Store) -> list[tuple[int, str, str, int, int, int, int]]:

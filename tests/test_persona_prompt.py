@@ -186,16 +186,13 @@ def test_our_tags_are_neutralised_in_untrusted_text():
 
 def test_chat_prompt_brings_notes_examples_profile_and_budget(tmp_path):
     from twin.config import PersonaSettings
-    from twin.persona.examples import ensure_search_index, store_exchanges
+    from twin.persona.examples import store_exchanges
     from twin.persona.notes import set_note
     from twin.persona.prompt import chat_prompt
     from twin.persona.style import profile_for
     from twin.store import Store
-    from twin.tables import Base
 
-    store = Store(f"sqlite:///{tmp_path}/t.db", migrate=False)
-    Base.metadata.create_all(store.engine)
-    ensure_search_index(store)
+    store = Store(f"sqlite:///{tmp_path}/t.db")
     store_exchanges(store, "default", [
         Exchange(42, "want pizza tonight?", "haha sure", T0, 1, 2),
         Exchange(42, "how was the dentist?", "painful", T0 + timedelta(hours=1), 3, 4),

@@ -83,8 +83,8 @@ def test_schema_and_turn_round_trip_with_big_ids_and_json(store: Store, reader: 
     turn_id = store.add_turn("default", [incoming("héllo 👋", chat_id=BIG_CHAT, sender_id=BIG_USER, message_id=2**40)],
                              status="waiting", now=T0, due_at=T0, extra={"seed": 7, "nested": {"a": [1, "ü"]}})
     store.update_turn(turn_id, T0, status="sending", random_id=2**62 + 5, reply_ids=[2**40 + 1])
-    store.merge_extra(turn_id, T0, context=[{"out": True, "text": "hi"}])
-    store.merge_extra(turn_id, T0, steps={"typing": (T0 + timedelta(seconds=3)).isoformat()})
+    steps = {"typing": (T0 + timedelta(seconds=3)).isoformat()}
+    store.update_turn(turn_id, T0, extra={"seed": 7, "nested": {"a": [1, "ü"]}, "context": [], "steps": steps})
     for turn in (store.turn(turn_id), get_turn(reader, "default", turn_id)):
         assert turn is not None
         assert (turn.chat_id, turn.sender_id, turn.random_id) == (BIG_CHAT, BIG_USER, 2**62 + 5)

@@ -214,7 +214,7 @@ class Pipeline:
         if turn.reply_text is None or turn.random_id is None:
             raise RuntimeError(f"turn {turn.id} is sending without a reply or a random_id")
         parts = self._parts(turn.reply_text)
-        note = await self._voice_note(turn) if turn.extra.get("as_voice") else None
+        note, voice_out = await self._voice_note(turn) if turn.extra.get("as_voice") else (None, None)
         if note is not None:
             parts = [turn.reply_text]
         self.in_flight.setdefault(turn.chat_id, set()).update(parts)
@@ -254,25 +254,24 @@ class Pipeline:
         steps = {**_as_dict(turn.extra.get("steps")), "sent": now.isoformat()}
         self.queue.finish(turn.id, turn.chat_id, now, list(zip(result.ids, parts, strict=True)),
                           {"status": status, "reply_ids": list(result.ids), "sent_at": now, "reason": reason,
-                           "voice": note is not None, "extra": {**turn.extra, "steps": steps}})
+                           "voice": note is not None,
+                           "extra": {**turn.extra, **({"voice_out": voice_out} if voice_out else {}), "steps": steps}})
 
-    async def _voice_note(self, turn: Turn) -> VoiceNote | None:
+    async def _voice_note(self, turn: Turn) -> tuple[VoiceNote | None, dict[str, object]]:
         """Speak the reply, showing "recording voice…" for about as long as it lasts; None: send text."""
         assert turn.reply_text is not None
         spoken = await self.voice.speak(turn.reply_text)
         info: dict[str, object] = {"provider": spoken.provider, "seconds_spent": round(spoken.seconds_spent, 3)}
         if spoken.note is None:
             info["as_text"] = spoken.reason
-            turn.extra["voice_out"] = info
-            return None
+            return None, info
         info["duration_s"] = round(spoken.note.duration_s, 2)
         kept = self.voice.keep(turn.id, spoken.note)
         if kept is not None:
             info["audio"] = str(kept)
-        turn.extra["voice_out"] = info
         recording = max(0.0, spoken.note.duration_s * self.settings.timing.scale - spoken.seconds_spent)
         await self._act(turn.chat_id, recording, "record-audio", self.clock.now())
-        return spoken.note
+        return spoken.note, info
 
     def _mode(self, chat_id: int) -> str:
         chat, account = self.queue.chat_states(chat_id)

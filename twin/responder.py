@@ -14,12 +14,11 @@ from typing import TYPE_CHECKING, Any
 from twin.clock import Clock
 from twin.config import Settings
 from twin.logs import secrets_of
-from twin.persona.examples import Example, similar_exchanges
 from twin.persona.guard import GuardPolicy, check_output, policy_for, screen_incoming
 from twin.persona.llm import LLM, complete_with_retries
-from twin.persona.notes import ChatNote, chat_note, notes_for
+from twin.persona.notes import ChatNote, chat_note
 from twin.persona.profile import Persona, load_persona, named_persona_path
-from twin.persona.prompt import PromptParts, assemble_prompt, build_prompt
+from twin.persona.prompt import PromptParts, assemble_prompt, build_prompt, chat_prompt
 from twin.persona.style import profile_for
 from twin.types import Completion, HistoryMessage, Prompt
 
@@ -90,15 +89,11 @@ class Responder:
     def _prompt(self, persona: Persona, history: Sequence[HistoryMessage], text: str, contact: str,
                 chat_id: int | None, note: ChatNote | None) -> PromptParts:
         options = self.settings.persona
-        examples: list[Example] = []
-        notes: list[str] = []
         if self.store is not None and chat_id is not None:
-            examples = similar_exchanges(self.store, self.settings.account, chat_id, text, options.examples,
-                                         held_out=options.held_out)
-            notes = notes_for(persona, chat_id, note)
-        return assemble_prompt(persona, history, text, contact=contact, chat_id=chat_id, profile=self.profile,
-                               notes=notes, examples=examples, budget=options.prompt_tokens,
-                               disclose_ai=options.disclose_ai)
+            return chat_prompt(self.store, self.settings.account, options, persona, history, text, chat_id=chat_id,
+                               contact=contact, profile=self.profile, note=note)
+        return assemble_prompt(persona, history, text, contact=contact, profile=self.profile,
+                               budget=options.prompt_tokens, disclose_ai=options.disclose_ai)
 
     async def draft(self, history: Sequence[HistoryMessage], text: str, *, contact: str,
                     chat_id: int | None = None) -> Draft:

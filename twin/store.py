@@ -139,15 +139,6 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(_TURNS.update().where(_TURNS.c.id == turn_id).values(updated_at=now, **values))
 
-    def merge_extra(self, turn_id: int, now: datetime, **values: Any) -> None:
-        """Add keys to a turn's extra (context, steps, timing), keeping the others."""
-        with self.session() as s, s.begin():
-            row = s.get(TurnRow, turn_id)
-            if row is None:
-                raise StoreError(f"no turn {turn_id}")
-            row.extra = {**row.extra, **values}
-            row.updated_at = now
-
     def turn(self, turn_id: int, account: str | None = None) -> Turn | None:
         """One turn by id (of this account when given)."""
         with self.engine.connect() as conn:

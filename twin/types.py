@@ -15,9 +15,6 @@ Status = Literal[
     "waiting", "composing", "sending", "answered", "skipped", "failed",
     "cancelled", "needs_owner", "blocked", "stale",
 ]
-FINAL_STATUSES: frozenset[str] = frozenset(
-    {"answered", "skipped", "failed", "cancelled", "needs_owner", "blocked", "stale"}
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from twin.config import PersonaSettings
 from twin.persona.examples import Example, similar_exchanges
@@ -28,6 +28,9 @@ from twin.persona.profile import Persona
 from twin.persona.style import summary_lines
 from twin.store import Store
 from twin.types import HistoryMessage, Prompt, PromptMessage, Role
+
+if TYPE_CHECKING:
+    from twin.persona.notes import ChatNote
 
 KEEP_HISTORY = 4
 KEEP_EXAMPLES = 2
@@ -169,13 +172,18 @@ def assemble_prompt(
 def chat_prompt(
     store: Store, account: str, settings: PersonaSettings, persona: Persona, history: Sequence[HistoryMessage],
     new_text: str, *, chat_id: int, contact: str = "", profile: Mapping[str, Any] | None = None,
+    note: ChatNote | None | Literal["read"] = "read",
 ) -> PromptParts:
-    """The pipeline's prompt for one reply: the chat's notes, its k most similar past exchanges, the budget."""
+    """The pipeline's prompt for one reply: the chat's notes, its k most similar past exchanges, the budget.
+
+    `note` is the chat's stored note when the caller has read it already ("read": read it here).
+    """
     from twin.persona.notes import chat_note, notes_for
 
+    stored = chat_note(store, account, chat_id) if note == "read" else note
     examples = similar_exchanges(store, account, chat_id, new_text, settings.examples, held_out=settings.held_out)
     return assemble_prompt(persona, history, new_text, contact=contact, chat_id=chat_id, profile=profile,
-                           notes=notes_for(persona, chat_id, chat_note(store, account, chat_id)), examples=examples,
+                           notes=notes_for(persona, chat_id, stored), examples=examples,
                            budget=settings.prompt_tokens, disclose_ai=settings.disclose_ai)
 
 
