@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from tests.fakes import T0, incoming  # noqa: E402
 from tests.helpers import make_rig  # noqa: E402
 from twin.clock import SystemClock  # noqa: E402
-from twin.store import Store  # noqa: E402
+from twin.db.store import Store  # noqa: E402
 
 
 async def latency(n: int = 1000) -> list[float]:
@@ -61,7 +61,7 @@ def seed_history(home: Path, n: int = 10_000) -> None:
     store = Store(f"sqlite:///{home / 'data' / 'twin.db'}")
     rows = []
     with store.session() as s, s.begin():
-        from twin.tables import TurnRow
+        from twin.db.tables import TurnRow
 
         for i in range(n):
             t = T0 + timedelta(seconds=30 * i)

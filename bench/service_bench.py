@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from twin.derived import STATS, ensure_derived_reader  # noqa: E402
-from twin.reader import open_reader  # noqa: E402
+from twin.db.derived import STATS, ensure_derived_reader  # noqa: E402
+from twin.db.reader import open_reader  # noqa: E402
 
 BENCH = Path("/tmp/twin-bench")
 SEED_VERSION = 1
@@ -91,7 +91,7 @@ def seed_sqlite(home: Path, total: int, words: list[str]) -> None:
     marker = home / "seeded.json"
     if marker.exists() and json.loads(marker.read_text()) == {"turns": total, "version": SEED_VERSION}:
         return
-    from twin.store import Store
+    from twin.db.store import Store
 
     db = home / "data" / "twin.db"
     for suffix in ("", "-wal", "-shm"):
@@ -117,7 +117,7 @@ def seed_sqlite(home: Path, total: int, words: list[str]) -> None:
 def seed_postgres(url: str, total: int, words: list[str]) -> None:
     import psycopg
 
-    from twin.store import Store
+    from twin.db.store import Store
 
     admin_url = url.split("?")[0].replace("+psycopg", "")
     with psycopg.connect(admin_url, autocommit=True) as admin:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.httpserver import ScriptedServer, scripted_server
-from twin.store import Store
+from twin.db.store import Store
 
 SECRET_VARS = ("GEMINI_API_KEY", "OPENAI_API_KEY", "ELEVENLABS_API_KEY", "TWIN_API_HASH", "TWIN_API_ID",
                "TWIN_DATABASE_URL", "GOOGLE_API_KEY")

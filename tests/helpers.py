@@ -9,11 +9,11 @@ from typing import Any
 
 from tests.fakes import FakeClock, FakeLLM, FakeTelegram
 from twin import config
-from twin.daemon import Daemon
+from twin.db.store import Store
+from twin.engine.daemon import Daemon
+from twin.engine.pipeline import Pipeline
+from twin.engine.responder import Responder
 from twin.persona.profile import load_persona
-from twin.pipeline import Pipeline
-from twin.responder import Responder
-from twin.store import Store
 from twin.voice.flow import VoiceFlow
 
 

@@ -83,7 +83,7 @@ def status_file(home: Path, account: str = "default") -> dict[str, Any]:
 
 def kill_leftovers(home: Path) -> None:
     """After a test: SIGKILL a daemon of this home that still holds its pid lock (one this test started)."""
-    from twin.service import running_pid
+    from twin.service.process import running_pid
 
     for pid_file in (home / "data").glob("*.pid"):
         pid = running_pid(pid_file)

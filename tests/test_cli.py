@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.fakes import T0, incoming
-from twin.store import Store
+from twin.db.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,15 +22,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from twin.clock import Clock
+from twin.db.store import Store
+from twin.db.tables import EvalRunRow
 from twin.errors import ProviderError
+from twin.llm.base import LLM, complete_with_retries
 from twin.persona.examples import Exchange, exchanges_before, recent_exchanges, similar_exchanges
 from twin.persona.guard import GuardPolicy, check_output, leaked_fact, screen_incoming
-from twin.persona.llm import LLM, complete_with_retries
 from twin.persona.profile import Persona
 from twin.persona.prompt import assemble_prompt
 from twin.persona.style import detect_language, emoji_of, ending_of
-from twin.store import Store
-from twin.tables import EvalRunRow
 from twin.types import HistoryMessage
 
 # Texts in, one vector per text out (e.g. a sentence-transformers model's encode); optional.

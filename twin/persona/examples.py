@@ -7,7 +7,7 @@ so BM25 ranks a bounded number of rows however common the words are (speed; comm
 little in BM25 anyway); when even the rarest word is that common, only the newest rows are ranked.
 PostgreSQL: a generated column contact_tsv = to_tsvector('simple', contact_text) with a GIN index,
 rows scored by BM25's idf of the words they contain. Both are raw DDL made
-by ensure_search_index; call it once after the schema is migrated (the other calls here also do).
+by twin.db.exchange_index when the store opens (the searches here make sure of it too).
 """
 
 from __future__ import annotations
@@ -23,40 +23,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from twin.db.exchange_index import FTS, ensure_exchange_index
+from twin.db.store import Store
+from twin.db.tables import ExchangeRow
 from twin.persona import lexicon as lx
-from twin.store import Store
-from twin.tables import ExchangeRow
 
-FTS = "persona_exchanges_fts"
 CHAT_BOOST = 2.0  # this chat's exchanges count double: its language, address and jokes fit best
 MAX_QUERY_TOKENS = 24
 ROW_BUDGET = 1000  # about how many matching rows one SQLite query ranks at most
-_SCOPE_SQL = ("'a' || hex({p}account) || ' k' || hex({p}account) || 'x' || "
-              "replace(CAST({p}chat_id AS TEXT), '-', 'n')")
-# ё is folded to е on both sides (unicode61 keeps it, and people type either).
-_TEXT_SQL = "replace(replace({p}contact_text, 'ё', 'е'), 'Ё', 'Е')"
-_PG_VECTOR = "to_tsvector('simple', translate(contact_text, 'ёЁ', 'еЕ'))"
-_SQLITE_DDL = (
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS} USING fts5(contact_text, scope, "
-    "tokenize='unicode61 remove_diacritics 2')",
-    f"CREATE TRIGGER IF NOT EXISTS {FTS}_ai AFTER INSERT ON persona_exchanges BEGIN "
-    f"INSERT INTO {FTS}(rowid, contact_text, scope) VALUES (new.id, {_TEXT_SQL.format(p='new.')}, "
-    f"{_SCOPE_SQL.format(p='new.')}); END",
-    f"CREATE TRIGGER IF NOT EXISTS {FTS}_ad AFTER DELETE ON persona_exchanges BEGIN "
-    f"DELETE FROM {FTS} WHERE rowid = old.id; END",
-    f"CREATE TRIGGER IF NOT EXISTS {FTS}_au AFTER UPDATE OF contact_text, account, chat_id "
-    f"ON persona_exchanges BEGIN DELETE FROM {FTS} WHERE rowid = old.id; "
-    f"INSERT INTO {FTS}(rowid, contact_text, scope) VALUES (new.id, {_TEXT_SQL.format(p='new.')}, "
-    f"{_SCOPE_SQL.format(p='new.')}); END",
-)
-# A stored generated column rather than an expression index: scoring and counting then read the vector
-# instead of re-parsing every candidate's text (about 10x faster on 100,000 rows).
-_PG_DDL = (
-    f"ALTER TABLE persona_exchanges ADD COLUMN IF NOT EXISTS contact_tsv tsvector GENERATED ALWAYS AS "
-    f"({_PG_VECTOR}) STORED",
-    "CREATE INDEX IF NOT EXISTS ix_persona_exchanges_tsv ON persona_exchanges USING gin (contact_tsv)",
-)
-_ensured: weakref.WeakSet[Engine] = weakref.WeakSet()
 PG_STATS_REFRESH = 500  # searches between two reads of PostgreSQL's word statistics
 _pg_stats: weakref.WeakKeyDictionary[Engine, tuple[int, dict[str, float], float]] = weakref.WeakKeyDictionary()
 
@@ -85,28 +59,6 @@ class Example:
     same_chat: bool
 
 
-def ensure_search_index(store: Store) -> None:
-    """Create the full-text index over exchanges if missing (FTS5 + triggers, or a PostgreSQL GIN index)."""
-    dialect = store.engine.dialect.name
-    with store.engine.begin() as conn:
-        if dialect == "sqlite":
-            existed = conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name = :n"), {"n": FTS}).first()
-            for ddl in _SQLITE_DDL:
-                conn.execute(sa.text(ddl))
-            if not existed:
-                conn.execute(sa.text(f"INSERT INTO {FTS}(rowid, contact_text, scope) SELECT id, "
-                                     f"{_TEXT_SQL.format(p='')}, {_SCOPE_SQL.format(p='')} FROM persona_exchanges"))
-        elif dialect == "postgresql":
-            for ddl in _PG_DDL:
-                conn.execute(sa.text(ddl))
-    _ensured.add(store.engine)
-
-
-def _ensure_once(store: Store) -> None:
-    if store.engine not in _ensured:
-        ensure_search_index(store)
-
-
 def query_tokens(text: str) -> list[str]:
     """The words to search for: no stopwords (unless nothing else is left), no duplicates, no syntax."""
     tokens = list(dict.fromkeys(lx.words(text)))
@@ -124,7 +76,7 @@ def store_exchanges(store: Store, account: str, exchanges: Sequence[Exchange]) -
     if not exchanges:
         return 0
     _HELD.clear()  # newer exchanges change which ones are held out
-    _ensure_once(store)
+    ensure_exchange_index(store.engine)
     with store.session() as s, s.begin():
         for chat_id in sorted({e.chat_id for e in exchanges}):
             firsts = [e.first_message_id for e in exchanges if e.chat_id == chat_id]
@@ -198,7 +150,7 @@ def similar_exchanges(
     """
     if k <= 0:
         return []
-    _ensure_once(store)
+    ensure_exchange_index(store.engine)
     held = _recent_ids(store, account, held_out)
     tokens = query_tokens(text)
     if not tokens:

@@ -24,12 +24,12 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from twin.clock import Clock
+from twin.db.store import Store
+from twin.db.tables import ExchangeRow, LearnProgressRow, OwnerMessageRow, TurnRow
 from twin.errors import FloodWait
 from twin.persona.examples import Exchange, store_exchanges
 from twin.persona.style import Sample, StyleProfile, build_profile
 from twin.session.base import Dialog, Telegram
-from twin.store import Store
-from twin.tables import ExchangeRow, LearnProgressRow, OwnerMessageRow, TurnRow
 from twin.types import HistoryMessage
 
 BURST_GAP = timedelta(minutes=30)

@@ -8,9 +8,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from twin.db.store import Store
+from twin.db.tables import ChatNoteRow
 from twin.persona.profile import Persona
-from twin.store import Store
-from twin.tables import ChatNoteRow
 
 
 @dataclass(frozen=True, slots=True)

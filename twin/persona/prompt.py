@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from twin.config import PersonaSettings
+from twin.db.store import Store
 from twin.persona.examples import Example, similar_exchanges
 from twin.persona.profile import Persona
 from twin.persona.style import summary_lines
-from twin.store import Store
 from twin.types import HistoryMessage, Prompt, PromptMessage, Role
 
 if TYPE_CHECKING:

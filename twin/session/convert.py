@@ -1,4 +1,4 @@
-"""Telethon objects -> twin's frozen values. Pure: no I/O, no filtering (twin.rules decides).
+"""Telethon objects -> twin's frozen values. Pure: no I/O, no filtering (twin.engine.rules decides).
 
 Imported by the Telethon adapter only, so its module-level Telethon import is paid once Telethon
 is needed anyway.

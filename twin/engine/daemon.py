@@ -1,0 +1,298 @@
+"""Start -> consume and schedule until a stop flag -> graceful shutdown.
+
+The consumer writes every message and its decision to the queue; the scheduler starts the
+due turns, one worker per chat, so chats proceed concurrently and each one in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from twin.backoff import Backoff
+from twin.clock import Clock
+from twin.config import Settings
+from twin.db.store import Store
+from twin.engine.hours import Hours, next_change
+from twin.engine.pipeline import TAKEOVER, Pipeline
+from twin.engine.queue import ReplyQueue
+from twin.engine.rules import ChatContext, decide, mode_of
+from twin.errors import Disconnected
+from twin.session.base import Telegram
+from twin.types import HistoryMessage, Incoming, Me
+from twin.voice.flow import media_json
+
+log = logging.getLogger("twin.daemon")
+OwnerCommand = Callable[[str], str | None]
+
+
+class Daemon:
+    """Receives messages, writes each decision down, and lets per-chat workers answer in order."""
+
+    def __init__(self, *, settings: Settings, store: Store, telegram: Telegram, pipeline: Pipeline,
+                 clock: Clock, voice_enabled: bool = False, owner_command: OwnerCommand | None = None) -> None:
+        self.settings = settings
+        self.account = settings.account
+        self.store = store
+        self.queue = ReplyQueue(store, settings.account)
+        self.telegram = telegram
+        self.pipeline = pipeline
+        self.hours = Hours.from_settings(settings.hours)
+        self.clock = clock
+        self.voice_enabled = voice_enabled
+        self.owner_command = owner_command
+        self.rng = random.Random()
+        self.me: Me | None = None
+        self._workers: dict[int, asyncio.Task[None]] = {}
+        self._wake = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.started_at = clock.now()
+        self.last_error = ""
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until `stop` is set; a lost connection is retried with jittered backoff, then caught up."""
+        backoff = Backoff(min_s=1.0, max_s=300.0, rng=self.rng)
+        first = True
+        try:
+            while not stop.is_set():
+                try:
+                    self.me = await self.telegram.start()
+                except Disconnected as exc:
+                    if first:
+                        raise  # never connected: say why at once (`twin start` prints it)
+                    self.last_error = f"reconnecting: {exc}"
+                    await self._sleep(backoff.next(), stop)
+                    continue
+                backoff.reset()
+                if first:
+                    log.info("connected as %s (id %s)", self.me.name, self.me.id)
+                    stale_after = timedelta(hours=self.settings.timing.stale_after_h)
+                    resumed, stale = self.queue.recover(self.clock.now(), stale_after)
+                    if resumed or stale:
+                        log.info("recovered the queue: %s resumed, %s marked stale", resumed, stale)
+                    await self._refresh_dialogs()
+                else:
+                    log.info("reconnected; missed messages are caught up")
+                first = False
+                self.connected.set()
+                lost = await self._serve(stop)
+                self.connected.clear()
+                if lost is None:
+                    return
+                self.last_error = f"connection lost: {lost}"
+                log.warning("connection lost (%s); reconnecting", lost)
+                await self.telegram.stop()
+                await self._sleep(backoff.next(), stop)
+        finally:
+            await self._drain(self.settings.service.stop_timeout_s)
+            await self.telegram.stop()
+            self.connected.clear()
+            log.info("stopped")
+
+    async def _serve(self, stop: asyncio.Event) -> Disconnected | None:
+        """Consume and schedule until stop (None) or until the connection drops (the error)."""
+        tasks: set[asyncio.Task[None]] = {asyncio.create_task(self._consume()), asyncio.create_task(self._schedule())}
+        stopper: asyncio.Task[bool] = asyncio.create_task(stop.wait())
+        try:
+            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks & done:
+                error = task.exception()
+                if isinstance(error, Disconnected):
+                    return error
+                task.result()  # anything else (an expired session) ends the daemon
+            return None
+        finally:
+            stopper.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, stopper, return_exceptions=True)
+
+    async def _refresh_dialogs(self) -> None:
+        """Remember which chats are muted or archived (the rules skip them unless allowed)."""
+        try:
+            for dialog in await self.telegram.dialogs(500):
+                self.store.merge_chat_extra(self.account, dialog.chat_id, muted=dialog.muted, archived=dialog.archived)
+        except Exception as exc:  # cosmetic for the rules; never fatal
+            log.warning("could not read the dialog list: %s", exc)
+
+    async def _drain(self, timeout_s: float) -> None:
+        """Let in-flight turns finish; past the timeout they are cancelled and resume next start."""
+        workers = list(self._workers.values())
+        if workers:
+            _, pending = await asyncio.wait(workers, timeout=timeout_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # --- receiving ----------------------------------------------------------------------
+    async def _consume(self) -> None:
+        async for message in self.telegram.incoming():
+            await self.handle(message)
+
+    async def handle(self, message: Incoming) -> int | None:
+        """Record one message and its decision; returns the turn id (None: the owner's own or a repeat)."""
+        try:
+            if message.outgoing or message.sender_is_self:
+                await self._owner_message(message)
+                return None
+            return self._ingest(message)
+        except Exception as exc:  # the per-message boundary: log, keep serving
+            self.last_error = f"{exc.__class__.__name__}: {exc}"
+            log.exception("could not handle message %s in chat %s", message.message_id, message.chat_id)
+            return None
+
+    def _context(self, message: Incoming, now: datetime) -> tuple[ChatContext, dict[str, object]]:
+        """What the rules need to know about the chat, and the chat state to write back."""
+        state, account = self.queue.chat_states(message.chat_id)
+        extra = dict(state.extra or {}) if state else {}
+        streak = int(extra.get("fast_streak", 0))
+        updates: dict[str, object] = {}
+        last_sent = extra.get("last_sent_at")
+        if isinstance(last_sent, str):
+            # How fast the contact answered the twin's last reply: a bot (or another twin) is instant.
+            quick = (message.date - datetime.fromisoformat(last_sent)).total_seconds() < self.settings.rules.loop_fast_s
+            streak = streak + 1 if quick else 0
+            updates = {"fast_streak": streak, "last_sent_at": None}
+        hour, day = self.queue.sent_counts(message.chat_id, now)
+        replied = message.reply_to is not None and message.chat_kind == "group" and self.store.is_outgoing(
+            self.account, message.chat_id, message.reply_to)
+        ctx = ChatContext(
+            me_id=self.me.id if self.me else 0, replied_to_us=replied, voice_enabled=self.voice_enabled,
+            paused_until=state.paused_until if state else None, pause_reason=str(extra.get("pause_reason", "")),
+            account_paused_until=account.paused_until if account else None,
+            muted=bool(extra.get("muted")), archived=bool(extra.get("archived")), fast_streak=streak,
+            turns_last_hour=hour, turns_last_day=day,
+            mode=mode_of(state.mode if state else None, account.mode if account else None, self.settings.service.mode),
+        )
+        return ctx, updates
+
+    def _ingest(self, message: Incoming) -> int | None:
+        now = self.clock.now()
+        seed = self.rng.randrange(1, 2**31)
+        ctx, chat_updates = self._context(message, now)
+        decision = decide(message, self.settings, self.hours, ctx, now, seed)
+        extra: dict[str, object] = {"seed": seed, "steps": {"received": now.isoformat()}}
+        if decision.deferred:
+            extra["deferred"] = True
+        if message.media is not None:
+            extra["media"] = {str(message.message_id): media_json(message.media)}
+        if decision.away:
+            _, change = next_change(self.hours, now)
+            extra.update(away=True, period=change.isoformat(timespec="minutes") if change else "later")
+        quiet_window = self.settings.timing.quiet_window_s * self.settings.timing.scale
+        ingested = self.queue.ingest(message, decision, now, quiet_window_s=quiet_window, extra=extra,
+                                     chat_extra=chat_updates)
+        if decision.pause_until is not None:
+            self.queue.pause_chat(message.chat_id, decision.pause_until, decision.reason)
+            self.pipeline.notices.append(f"Paused chat {message.chat_title or message.chat_id}: {decision.reason}")
+        if ingested.turn_id is not None:
+            verb = "folded into" if ingested.folded else ("queued as" if decision.answer else "recorded as")
+            log.info("message %s in chat %s %s turn %s (%s)", message.message_id, message.chat_id, verb,
+                     ingested.turn_id, decision.reason)
+            self._wake.set()
+        return ingested.turn_id
+
+    async def _owner_message(self, message: Incoming) -> None:
+        """The owner wrote: a command in Saved Messages, the twin's own send, or a takeover."""
+        if message.kind == "service":
+            return  # calls, pins and joins are not the owner writing
+        me_id = self.me.id if self.me else 0
+        if message.chat_id == me_id:
+            reply = self.owner_command(message.text) if self.owner_command and message.text else None
+            if reply:
+                await self._notify(reply)
+            return
+        if message.text in self.pipeline.in_flight.get(message.chat_id, set()) or self.store.is_outgoing(
+                self.account, message.chat_id, message.message_id):
+            return  # the twin's own message coming back as an update
+        self.store.add_messages(self.account, message.chat_id, [
+            HistoryMessage(message.message_id, message.date, True, message.text, message.sender_id)])
+        now = self.clock.now()
+        until = now + timedelta(hours=self.settings.rules.takeover_pause_h)
+        self.pipeline.takeover(message.chat_id, now)
+        cancelled = self.queue.cancel_chat(message.chat_id, TAKEOVER, now)
+        self.queue.pause_chat(message.chat_id, until, "the owner took over")
+        log.info("owner wrote in chat %s: %s pending cancelled, paused until %s", message.chat_id, cancelled, until)
+
+    async def _notify(self, text: str) -> None:
+        """Tell the owner in Saved Messages (best effort)."""
+        if not (self.me and self.settings.service.notify_saved):
+            return
+        try:
+            await self.telegram.send_text(self.me.id, f"[twin] {text}", random_id=self.rng.randrange(1, 2**62))
+        except Exception as exc:
+            log.warning("could not notify the owner: %s", exc)
+
+    # --- scheduling ---------------------------------------------------------------------
+    async def _schedule(self) -> None:
+        """Start due turns (one per chat at a time); sleep until the next due time or a new message."""
+        while True:
+            now = self.clock.now()
+            for turn_id, chat_id in self.queue.runnable(now, busy=list(self._workers)):
+                self._workers[chat_id] = asyncio.create_task(self._work(chat_id, turn_id))
+            while self.pipeline.notices:
+                await self._notify(self.pipeline.notices.pop(0))
+            next_due = self.queue.next_due()
+            delay = self.settings.timing.tick_s
+            if next_due is not None:
+                delay = max(0.0, min(delay, (next_due - self.clock.now()).total_seconds()))
+            await self._sleep(delay, self._wake)
+            self._wake.clear()
+
+    async def _work(self, chat_id: int, turn_id: int) -> None:
+        try:
+            await self.pipeline.process(turn_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the per-turn boundary: record, keep serving
+            self.last_error = f"{exc.__class__.__name__}: {exc}"
+            log.exception("turn %s failed unexpectedly", turn_id)
+            self.store.update_turn(turn_id, self.clock.now(), status="failed",
+                                   reason=f"internal error: {exc.__class__.__name__}")
+        finally:
+            self._workers.pop(chat_id, None)
+            self._wake.set()
+
+    def snapshot(self) -> dict[str, object]:
+        """What `twin status` shows about the running daemon."""
+        return {
+            "account": self.account,
+            "connected": self.connected.is_set(),
+            "me": {"id": self.me.id, "name": self.me.name} if self.me else None,
+            "started_at": self.started_at.isoformat(),
+            "busy_chats": len(self._workers),
+            "send_paused_until": _iso(self.pipeline.gate.paused_until),
+            "last_error": self.last_error,
+        }
+
+    async def idle(self, max_rounds: int = 100_000) -> None:
+        """Wait until nothing is running or due (for tests and benchmarks with an auto-advancing clock)."""
+        for _ in range(max_rounds):
+            if self._workers:
+                await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+            elif self.queue.next_due() is None:
+                await asyncio.sleep(0)
+                if not self._workers and self.queue.next_due() is None:
+                    return
+            else:
+                await asyncio.sleep(0)
+        raise TimeoutError("the queue did not drain")
+
+
+    async def _sleep(self, seconds: float, event: asyncio.Event) -> None:
+        """Sleep on the clock, or less if the event is set meanwhile."""
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        waker = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None

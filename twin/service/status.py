@@ -1,0 +1,107 @@
+"""`twin status`: the daemon's state (pid lock + status file) and the queue, pauses and modes from the DB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from twin.config import Settings
+from twin.db.derived import ensure_derived_reader
+from twin.db.reader import Reader, open_reader, read_time
+from twin.db.search import latest_title
+from twin.engine.hours import Hours, next_change
+from twin.engine.steer import FOREVER, GLOBAL_CHAT
+from twin.errors import TwinError
+from twin.service.process import paths, read_status, running_pid
+
+QUEUE_STATES = ("review", "waiting", "composing", "sending")
+
+
+@dataclass(frozen=True)
+class ChatOverride:
+    """A chat (or, with chat_id 0, the whole account) with its own mode or a pause."""
+
+    chat_id: int
+    title: str
+    mode: str | None
+    paused_until: datetime | None
+
+
+def overrides(reader: Reader, account: str) -> list[ChatOverride]:
+    """Every chat row that sets a mode or a pause."""
+    rows = reader.rows("SELECT chat_id, title, mode, paused_until FROM chats WHERE account = :a AND "
+                       "(mode IS NOT NULL OR paused_until IS NOT NULL) ORDER BY chat_id", {"a": account})
+    return [ChatOverride(int(c), t or (latest_title(reader, account, int(c)) if c else ""), m, read_time(p))
+            for c, t, m, p in rows]
+
+
+def hours_now(settings: Settings, now: datetime) -> dict[str, Any]:
+    """Whether the owner's hours are open now and when that next changes (None: not within 3 weeks)."""
+    try:
+        is_open, when = next_change(Hours.from_settings(settings.hours), now)
+    except TwinError as exc:
+        return {"open": None, "next_change": None, "error": str(exc)}
+    return {"open": bool(is_open), "next_change": when.isoformat() if when else None}
+
+
+def _from_db(reader: Reader, settings: Settings, now: datetime) -> dict[str, Any]:
+    account = settings.account
+    names = ", ".join(f"'{s}'" for s in QUEUE_STATES)
+    queue = dict.fromkeys(QUEUE_STATES, 0)
+    queue.update({s: int(n) for s, n in reader.rows(
+        f"SELECT status, count(*) FROM turns WHERE account = :a AND status IN ({names}) GROUP BY status",
+        {"a": account})})
+    needs_owner = reader.value("SELECT count(*) FROM turns WHERE account = :a AND received_at >= :s AND "
+                               "status = 'needs_owner'", {"a": account, "s": reader.time(now - timedelta(days=1))})
+    last = reader.rows("SELECT id, chat_id, chat_title, sent_at, reply_text FROM turns WHERE account = :a AND "
+                       "status = 'answered' ORDER BY id DESC LIMIT 1", {"a": account})
+    found = overrides(reader, account)
+    overall = next((o for o in found if o.chat_id == GLOBAL_CHAT), None)
+    pauses = [{"chat_id": o.chat_id, "chat": o.title if o.chat_id else "all chats",
+               "until": None if o.paused_until >= FOREVER else o.paused_until.isoformat()}
+              for o in found if o.paused_until is not None and o.paused_until > now]
+    return {
+        "mode": overall.mode if overall and overall.mode else settings.service.mode,
+        "mode_source": "override" if overall and overall.mode else "settings",
+        "chat_modes": [{"chat_id": o.chat_id, "chat": o.title, "mode": o.mode}
+                       for o in found if o.mode and o.chat_id != GLOBAL_CHAT],
+        "pauses": pauses,
+        "queue": queue,
+        "needs_owner_24h": int(needs_owner or 0),
+        "last_reply": None if not last else {
+            "turn": last[0][0], "chat_id": last[0][1], "chat": last[0][2],
+            "sent_at": (read_time(last[0][3]) or now).isoformat(), "text": (last[0][4] or "")[:200]},
+    }
+
+
+def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
+    """Everything `twin status` shows, as JSON-ready data with stable keys."""
+    where = paths(settings)
+    pid = running_pid(where.pid)
+    file = read_status(where.status) or {}
+    running = pid is not None
+    started = read_time(file.get("started_at")) if running else None
+    report: dict[str, Any] = {
+        "account": settings.account,
+        "running": running,
+        "pid": pid or file.get("pid") if running else None,
+        "state": file.get("state", "starting") if running else "not running",
+        "last_state": None if running else file.get("state"),
+        "connected": bool(file.get("connected")) and running,
+        "me": file.get("me"),
+        "started_at": started.isoformat() if started else None,
+        "uptime_s": round((now - started).total_seconds()) if started else None,
+        "status_updated_at": file.get("updated_at"),
+        "last_error": file.get("last_error") or "",
+        "hours": hours_now(settings, now),
+    }
+    reader = open_reader(settings.database_url)
+    if reader is None:
+        report.update({"mode": settings.service.mode, "mode_source": "settings", "chat_modes": [], "pauses": [],
+                       "queue": dict.fromkeys(QUEUE_STATES, 0), "needs_owner_24h": 0, "last_reply": None})
+        return report
+    with reader:
+        ensure_derived_reader(reader)  # the (account, status) index the queue counts need; cheap when present
+        report.update(_from_db(reader, settings, now))
+    return report
