@@ -92,7 +92,7 @@ def evaluate(
     import asyncio
 
     from twin.cli.render import compare_view, eval_view, guard_view
-    from twin.service.process import persona_ops as ops
+    from twin.service import persona_ops as ops
 
     settings = base.settings(ctx)
     if compare:

@@ -7,7 +7,7 @@ Revises: ${down_revision | comma,n}
 import sqlalchemy as sa
 from alembic import op
 
-import twin.tables
+import twin.db.tables
 
 revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
