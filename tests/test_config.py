@@ -66,3 +66,36 @@ def test_account_names_are_checked(twin_home):
     with pytest.raises(ConfigError, match="account name"):
         config.load(home=twin_home, account="../etc", env={})
     assert config.load(home=twin_home, account="work", env={}).session_path.name == "work.session"
+
+
+@pytest.mark.parametrize("var, raw, read", [
+    ("TWIN_TIMING_MARK_READ", " Off ", ("timing", "mark_read", False)),
+    ("TWIN_TIMING_MARK_READ", "yes", ("timing", "mark_read", True)),
+    ("TWIN_TIMING_SCALE", "2", ("timing", "scale", 2.0)),
+    ("TWIN_LLM_CONTEXT_TURNS", " 7 ", ("llm", "context_turns", 7)),
+    ("TWIN_RULES_ALLOW", '["@a", 42]', ("rules", "allow", ["@a", "42"])),
+    ("TWIN_RULES_DENY", "", ("rules", "deny", [])),
+    ("TWIN_HOURS_WEEK", '{"mon": ["09:00-18:00"]}', ("hours", "week", {"mon": ["09:00-18:00"]})),
+    ("TWIN_TELEGRAM_API_HASH", "[not json]", ("telegram", "api_hash", None)),  # a secret is taken as it is
+])
+def test_environment_strings_are_read_by_the_setting_type(twin_home, var, raw, read):
+    section, key, expected = read
+    value = getattr(getattr(config.load(home=twin_home, env={var: raw}), section), key)
+    if expected is None:
+        assert value.reveal() == raw
+    else:
+        assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize("var, raw, kind", [
+    ("TWIN_TIMING_MARK_READ", "maybe", "true or false"),
+    ("TWIN_TIMING_SCALE", "fast", "a number"),
+    ("TWIN_LLM_CONTEXT_TURNS", "1.5", "an integer"),
+    ("TWIN_RULES_ALLOW", "[1, ", "a list of strings"),
+    ("TWIN_HOURS_WEEK", "mon=9-18", "a table of string lists"),
+    ("TWIN_HOURS_WEEK", '{"mon": "9-18"}', "a table of string lists"),
+])
+def test_unreadable_environment_strings_name_the_variable_and_type(twin_home, var, raw, kind):
+    with pytest.raises(ConfigError) as caught:
+        config.load(home=twin_home, env={var: raw})
+    assert str(caught.value).startswith("setting '") and f"(from {var}) must be {kind}, got " in str(caught.value)

@@ -7,7 +7,7 @@ import os
 import re
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -128,85 +128,83 @@ def _field_type(section: str, key: str) -> Any:
 
 def _coerce(origin: str, section: str, key: str, value: Any) -> Any:
     """Check a value against the field's type; strings from the environment are parsed."""
-    kind = _field_type(section, key)
     name = f"{section}.{key}"
+    kind = _KINDS[_kind_key(_field_type(section, key))]
     origin_note = "" if origin == name else f" (from {origin})"
-    bad = ConfigError(f"setting '{name}'{origin_note} must be {_type_name(kind)}, got {type(value).__name__}")
-    if kind is Secret:
-        if isinstance(value, Secret):
-            return value
-        if not isinstance(value, str):
-            raise bad
-        return Secret(value)
-    if isinstance(value, str) and kind is not str:
-        value = _parse_env_value(value, kind, bad)
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise bad
-    elif kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad
-    elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad
-        value = float(value)
-    elif kind is str:
-        if not isinstance(value, str):
-            raise bad
-        allowed = CHOICES.get(name)
-        if allowed and value not in allowed:
-            raise ConfigError(f"setting '{name}'{origin_note} must be one of {', '.join(allowed)}; got '{value}'")
-    elif typing.get_origin(kind) is list:
-        if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
-            raise bad
-        value = [str(v) for v in value]
-    elif typing.get_origin(kind) is dict:
-        if not isinstance(value, dict) or not all(
-            isinstance(v, list) and all(isinstance(s, str) for s in v) for v in value.values()
-        ):
-            raise bad
-        value = {str(k): list(v) for k, v in value.items()}
-    return value
-
-
-def _type_name(kind: Any) -> str:
-    if typing.get_origin(kind) is list:
-        return "a list of strings"
-    if typing.get_origin(kind) is dict:
-        return "a table of string lists"
-    if kind is Secret:
-        return "a string"
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(kind, str(kind))
-
-
-def _parse_env_value(raw: str, kind: Any, bad: ConfigError) -> Any:
-    if kind is bool:
-        lowered = raw.strip().lower()
-        if lowered in {"1", "true", "yes", "on"}:
-            return True
-        if lowered in {"0", "false", "no", "off"}:
-            return False
+    bad = ConfigError(f"setting '{name}'{origin_note} must be {kind.name}, got {type(value).__name__}")
+    if isinstance(value, str) and kind.parse is not None:
+        try:
+            value = kind.parse(value)
+        except ValueError:
+            raise bad from None
+    checked = kind.check(value)
+    if checked is _MISFIT:
         raise bad
-    if kind is int:
-        try:
-            return int(raw)
-        except ValueError:
-            raise bad from None
-    if kind is float:
-        try:
-            return float(raw)
-        except ValueError:
-            raise bad from None
-    if typing.get_origin(kind) in (list, dict):
-        stripped = raw.strip()
-        if stripped.startswith(("[", "{")):
-            try:
-                return json.loads(stripped)
-            except json.JSONDecodeError:
-                raise bad from None
-        if typing.get_origin(kind) is list:
-            return [part.strip() for part in stripped.split(",") if part.strip()]
-    raise bad
+    allowed = CHOICES.get(name)
+    if allowed and checked not in allowed:
+        raise ConfigError(f"setting '{name}'{origin_note} must be one of {', '.join(allowed)}; got '{checked}'")
+    return checked
+
+
+_MISFIT = object()  # what a kind's check returns for a value of the wrong type
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """One type a setting can have: its name in messages, its check, and how an environment string is parsed."""
+
+    name: str
+    check: Callable[[Any], Any]  # the value as stored, or _MISFIT
+    parse: Callable[[str], Any] | None = None  # None: strings are taken as they are; ValueError: unparseable
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _string_lists(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(v, list) and all(isinstance(s, str) for s in v) for v in value.values())
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(raw)
+
+
+def _parse_json(raw: str) -> Any:
+    stripped = raw.strip()
+    if not stripped.startswith(("[", "{")):
+        raise ValueError(raw)
+    return json.loads(stripped)  # JSONDecodeError is a ValueError
+
+
+def _parse_list(raw: str) -> Any:
+    if raw.strip().startswith(("[", "{")):
+        return _parse_json(raw)
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+_KINDS: dict[Any, _Kind] = {
+    Secret: _Kind("a string", lambda v: v if isinstance(v, Secret) else Secret(v) if isinstance(v, str) else _MISFIT),
+    bool: _Kind("true or false", lambda v: v if isinstance(v, bool) else _MISFIT, _parse_bool),
+    int: _Kind("an integer", lambda v: v if isinstance(v, int) and not isinstance(v, bool) else _MISFIT, int),
+    float: _Kind("a number", lambda v: float(v) if _is_number(v) else _MISFIT, float),
+    str: _Kind("a string", lambda v: v if isinstance(v, str) else _MISFIT),
+    list: _Kind("a list of strings", lambda v: [str(x) for x in v]
+                if isinstance(v, list) and all(isinstance(x, str | int) for x in v) else _MISFIT, _parse_list),
+    dict: _Kind("a table of string lists", lambda v: {str(k): list(x) for k, x in v.items()}
+                if _string_lists(v) else _MISFIT, _parse_json),
+}
+
+
+def _kind_key(kind: Any) -> Any:
+    """list[str] -> list, dict[str, list[str]] -> dict, a plain type -> itself."""
+    return typing.get_origin(kind) or kind
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
