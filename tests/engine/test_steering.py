@@ -12,7 +12,7 @@ from tests.fakes import T0, incoming
 from tests.helpers import make_settings
 from tests.service_helpers import twin
 from twin.db.store import Store
-from twin.engine.review import SKIPPED_REASON, approve, regenerate, reject
+from twin.engine.review import SKIPPED_REASON, approve, read_key, regenerate, reject, review_loop
 from twin.engine.steer import FOREVER, effective_mode, pause, paused_until, resume, set_mode
 from twin.errors import TwinError
 from twin.service.control import owner_command
@@ -51,6 +51,55 @@ def test_approve_edit_reject_and_regenerate(twin_home):
         approve(store, d, "  ", now)
     with pytest.raises(TwinError, match="no turn 999"):
         reject(store, 999, now)
+
+
+class ScriptedReviewUI:
+    """The review loop's owner, from a script: answers to prompts (then 'q'), and a callback for edits."""
+
+    def __init__(self, *answers: str, edit=lambda text: text) -> None:
+        self.answers, self.on_edit = list(answers), edit
+        self.said: list[str] = []
+        self.shown: list[tuple[int, int, int]] = []
+
+    def ask(self, prompt: str) -> str:
+        return self.answers.pop(0) if self.answers else "q"
+
+    def edit(self, text: str) -> str:
+        return self.on_edit(text)
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+
+    def show(self, turn, position: int, total: int) -> None:
+        self.shown.append((turn.id, position, total))
+
+
+def test_review_loop_asks_again_until_a_key_acts_and_moves_on_when_a_change_fails(twin_home):
+    store = _store(twin_home)
+    a, b, c = (_draft(store, f"m{i}", f"draft {i}") for i in range(3))
+
+    def edit_while_another_terminal_skips_b(text: str) -> str:
+        if text == "draft 1":
+            reject(store, b, T0)  # the draft moves on while the owner is editing it
+            return "my words"
+        return "   "
+
+    ui = ScriptedReviewUI("e", "Send", "e", "x", "q", edit=edit_while_another_terminal_skips_b)
+    done = review_loop(store, "default", ui, lambda: T0 + timedelta(minutes=1))
+    assert done == {"sent": 1, "edited": 0, "regenerated": 0, "skipped": 0}
+    assert ui.shown == [(a, 1, 3), (b, 2, 3), (c, 3, 3)]
+    assert ui.said == ["The text is empty; nothing sent.",
+                       f"turn {b} is not waiting for review any more (it is skipped)", "Press s, e, r, k or q."]
+    assert [store.turn(i).status for i in (a, b, c)] == ["waiting", "skipped", "review"]
+    assert store.turn(a).reply_text == "draft 0" and store.turn(b).reply_text == "draft 1"
+
+
+def test_review_loop_without_drafts_and_the_keys_read(twin_home):
+    ui = ScriptedReviewUI("s")
+    assert review_loop(_store(twin_home), "default", ui, lambda: T0) == dict.fromkeys(
+        ("sent", "edited", "regenerated", "skipped"), 0)
+    assert ui.said == ["No drafts are waiting for review."] and ui.answers == ["s"]  # nothing was asked
+    assert [read_key(answer) for answer in ("  Send ", "K", "", "quit")] == ["s", "k", "", "q"]
 
 
 def test_twin_review_through_stdin(twin_home):

@@ -101,11 +101,67 @@ class ReviewUI(Protocol):
 
 
 KEYS = "[s]end  [e]dit and send  [r]egenerate  s[k]ip  [q]uit"
+QUIT = "quit"
+OUTCOMES = ("sent", "edited", "regenerated", "skipped")
+# What one key does to a draft: the outcome to count, or "" when nothing was done and the owner is asked again.
+Action = Callable[[Store, Turn, ReviewUI, Callable[[], datetime]], str]
+
+
+def _send(store: Store, turn: Turn, ui: ReviewUI, now: Callable[[], datetime]) -> str:
+    approve(store, turn.id, turn.reply_text or "", now())
+    return "sent"
+
+
+def _edit(store: Store, turn: Turn, ui: ReviewUI, now: Callable[[], datetime]) -> str:
+    text = ui.edit(turn.reply_text or "")
+    if not text.strip():
+        ui.say("The text is empty; nothing sent.")
+        return ""
+    approve(store, turn.id, text, now())
+    return "edited"
+
+
+def _regenerate(store: Store, turn: Turn, ui: ReviewUI, now: Callable[[], datetime]) -> str:
+    regenerate(store, turn.id, now())
+    ui.say("A new draft will be written; it will wait here again.")
+    return "regenerated"
+
+
+def _skip(store: Store, turn: Turn, ui: ReviewUI, now: Callable[[], datetime]) -> str:
+    reject(store, turn.id, now())
+    return "skipped"
+
+
+ACTIONS: dict[str, Action] = {"s": _send, "e": _edit, "r": _regenerate, "k": _skip}
+
+
+def read_key(answer: str) -> str:
+    """The key an answer means: its first letter, lowercased ('' for an empty answer)."""
+    return answer.strip().lower()[:1]
+
+
+def review_one(store: Store, turn: Turn, ui: ReviewUI, now: Callable[[], datetime]) -> str:
+    """Ask until a key acts on the draft: its outcome, QUIT, or "" when the change failed (the owner is told)."""
+    while True:
+        key = read_key(ui.ask(KEYS))
+        if key == "q":
+            return QUIT
+        action = ACTIONS.get(key)
+        if action is None:
+            ui.say("Press s, e, r, k or q.")
+            continue
+        try:
+            outcome = action(store, turn, ui, now)
+        except TwinError as exc:
+            ui.say(str(exc))
+            return ""
+        if outcome:
+            return outcome
 
 
 def review_loop(store: Store, account: str, ui: ReviewUI, now: Callable[[], datetime]) -> dict[str, int]:
     """Go through the drafts one by one; returns how many were sent, edited, regenerated and skipped."""
-    done = {"sent": 0, "edited": 0, "regenerated": 0, "skipped": 0}
+    done = dict.fromkeys(OUTCOMES, 0)
     drafts = pending(store, account)
     if not drafts:
         ui.say("No drafts are waiting for review.")
@@ -115,34 +171,11 @@ def review_loop(store: Store, account: str, ui: ReviewUI, now: Callable[[], date
         if turn is None or turn.status != REVIEW:
             continue  # handled elsewhere meanwhile
         ui.show(turn, position, len(drafts))
-        while True:
-            key = ui.ask(KEYS).strip().lower()[:1]
-            try:
-                if key == "q":
-                    return done
-                if key == "s":
-                    approve(store, turn.id, turn.reply_text or "", now())
-                    done["sent"] += 1
-                elif key == "e":
-                    text = ui.edit(turn.reply_text or "")
-                    if not text.strip():
-                        ui.say("The text is empty; nothing sent.")
-                        continue
-                    approve(store, turn.id, text, now())
-                    done["edited"] += 1
-                elif key == "r":
-                    regenerate(store, turn.id, now())
-                    done["regenerated"] += 1
-                    ui.say("A new draft will be written; it will wait here again.")
-                elif key == "k":
-                    reject(store, turn.id, now())
-                    done["skipped"] += 1
-                else:
-                    ui.say("Press s, e, r, k or q.")
-                    continue
-            except TwinError as exc:
-                ui.say(str(exc))
+        outcome = review_one(store, turn, ui, now)
+        if outcome == QUIT:
             break
+        if outcome:
+            done[outcome] += 1
     return done
 
 
