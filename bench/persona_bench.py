@@ -155,7 +155,7 @@ def bench_eval(directory: str, held_out: int = 20) -> None:
         print("eval: skipped (the local model, the [local] extra, is not installed)")
         return
     from twin.llm.local import LocalLLM
-    from twin.persona.eval import run_eval
+    from twin.persona.eval import EvalOptions, run_eval
     from twin.persona.profile import Persona
 
     rng = random.Random(3)
@@ -170,8 +170,8 @@ def bench_eval(directory: str, held_out: int = 20) -> None:
     llm.load()
     for examples in (5, 0):
         start = time.perf_counter()
-        report = asyncio.run(run_eval(store, "default", llm, persona, clock=FakeClock(), held_out=held_out,
-                                      examples=examples, label=f"examples={examples}"))
+        options = EvalOptions(held_out=held_out, examples=examples, label=f"examples={examples}")
+        report = asyncio.run(run_eval(store, "default", llm, persona, clock=FakeClock(), options=options))
         print(f"eval: local model {llm.model}, {len(report.cases)} held-out exchanges, examples={examples}: "
               f"score {report.score:.1f} (chrF {report.chrf:.1f}, style distance {report.style:.3f}) "
               f"in {time.perf_counter() - start:.0f} s")

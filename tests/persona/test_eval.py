@@ -9,9 +9,10 @@ import pytest
 from tests.fakes import T0, FakeClock, FakeLLM
 from twin.db.store import Store
 from twin.errors import ProviderError
-from twin.persona.eval import chrf, compare_runs, cosine, persona_hash, run_eval, score_case, style_distance
+from twin.persona.eval import EvalOptions, Replay, compare_runs, persona_hash, replay, run_eval, score_replay
 from twin.persona.examples import Exchange, store_exchanges
 from twin.persona.profile import Persona
+from twin.persona.scoring import chrf, cosine, score_case, style_distance
 
 PERSONA = Persona(name="Sam", style="short, lowercase")
 
@@ -66,7 +67,8 @@ async def test_run_eval_end_to_end(store):
     seed(store)
     llm = FakeLLM("yep sent it", None, ProviderError("bad request", retryable=False))
     clock = FakeClock()
-    report = await run_eval(store, "default", llm, PERSONA, clock=clock, held_out=3, examples=5, label="baseline")
+    report = await run_eval(store, "default", llm, PERSONA, clock=clock,
+                            options=EvalOptions(held_out=3, examples=5, label="baseline"))
 
     assert [c.reference for c in report.cases] == ["yep, sent it", "not bad", "pizza obviously"]
     assert [c.generated for c in report.cases] == ["yep sent it", None, None]
@@ -87,13 +89,30 @@ async def test_run_eval_end_to_end(store):
     assert "report done?" not in [m.text for m in llm.prompts[0].messages[:-1]]
 
 
+async def test_replay_and_scoring_are_steps_that_store_nothing(store):
+    exchanges = seed(store)
+    replays = await replay(store, "default", FakeLLM("yep sent it", None), PERSONA, clock=FakeClock(),
+                           options=EvalOptions(held_out=2, examples=0))
+    assert [(r.exchange.owner_text, r.generated, r.reason) for r in replays] == [
+        ("yep, sent it", "yep sent it", ""), ("not bad", None, "empty response")]
+    assert compare_runs(store, "default") == []  # only run_eval's last step stores a run
+    first = score_replay(replays[0])
+    assert (first.reference, first.generated, first.chrf) == ("yep, sent it", "yep sent it",
+                                                               chrf("yep sent it", "yep, sent it"))
+    assert first.embedding is None and 0 < first.score < 100
+    same = score_replay(Replay(exchanges[0], exchanges[0].owner_text), embedder=lambda texts: [[1.0, 2.0]] * 2)
+    assert (same.chrf, same.style, same.embedding, same.score) == (100.0, 0.0, 1.0, 100.0)
+    assert score_replay(replays[1]).score == 0.0 and score_replay(replays[1]).reason == "empty response"
+
+
 async def test_runs_are_stored_and_compared(store):
     seed(store)
-    first = await run_eval(store, "default", FakeLLM(default="meh"), PERSONA, clock=FakeClock(), held_out=3)
+    first = await run_eval(store, "default", FakeLLM(default="meh"), PERSONA, clock=FakeClock(),
+                           options=EvalOptions(held_out=3))
     clock = FakeClock(T0 + timedelta(days=1))
     better = Persona(name="Sam", style="short, lowercase, says yep")
-    second = await run_eval(store, "default", FakeLLM(default="yep, sent it"), better, clock=clock, held_out=3,
-                            examples=0, label="no examples")
+    second = await run_eval(store, "default", FakeLLM(default="yep, sent it"), better, clock=clock,
+                            options=EvalOptions(held_out=3, examples=0, label="no examples"))
     runs = compare_runs(store, "default")
     assert [r.run_id for r in runs] == [second.run_id, first.run_id]
     assert runs[0].delta == round(second.score - first.score, 4) and runs[1].delta is None
@@ -109,7 +128,7 @@ async def test_embedding_similarity_when_an_embedder_is_given(store):
         return [[float(t.count(c)) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts]
 
     report = await run_eval(store, "default", FakeLLM(default="yep, sent it"), PERSONA, clock=FakeClock(),
-                            held_out=1, embedder=letters)
+                            options=EvalOptions(held_out=1, embedder=letters))
     (case,) = report.cases
     assert case.embedding == 1.0 and report.embedding == 1.0 and case.score == 100.0
 
@@ -132,7 +151,8 @@ async def test_run_eval_with_the_real_local_model(store):
 
     seed(store)
     llm = LocalLLM(max_output_tokens=32, temperature=0.0)
-    report = await run_eval(store, "default", llm, PERSONA, clock=FakeClock(), held_out=2, examples=3)
+    report = await run_eval(store, "default", llm, PERSONA, clock=FakeClock(),
+                            options=EvalOptions(held_out=2, examples=3))
     assert len(report.cases) == 2 and report.provider == "local"
     for case in report.cases:
         assert 0.0 <= case.score <= 100.0 and 0.0 <= case.style <= 1.0

@@ -1,20 +1,15 @@
-"""`twin eval`: replay held-out real exchanges through the persona and model, and score the replies.
-
-Metrics are deterministic: a style distance (length, emoji, casing, final punctuation, language;
-0 is identical), a chrF-like character n-gram F-score (0-100), and the cosine similarity of
-sentence embeddings when an embedder is passed in (none is bundled: see Embedder). A case's score
-is 100 x the mean of chrF/100, 1 - style distance and (when present) the embedding similarity.
+"""`twin eval`: replay held-out real exchanges (replay -> score -> save, metrics in twin.persona.scoring),
+and `twin eval --guard`: put the guard corpus through the input guard, the model and the output check.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import tomllib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,67 +25,32 @@ from twin.persona.examples import Exchange, exchanges_before, recent_exchanges, 
 from twin.persona.guard import GuardPolicy, check_output, leaked_fact, screen_incoming
 from twin.persona.profile import Persona
 from twin.persona.prompt import assemble_prompt
-from twin.persona.style import detect_language, emoji_of, ending_of
+from twin.persona.scoring import Embedder, embedding_similarity, score_case
 from twin.types import HistoryMessage
 
-# Texts in, one vector per text out (e.g. a sentence-transformers model's encode); optional.
-Embedder = Callable[[Sequence[str]], Sequence[Sequence[float]]]
 HISTORY_EXCHANGES = 3  # earlier exchanges of the chat shown as history in each eval case
 
 
 @dataclass(frozen=True, slots=True)
-class StyleDistance:
-    """How far a reply's form is from the owner's real one, each part 0 (same) to 1, total their mean."""
+class EvalOptions:
+    """How one run replays and scores."""
 
-    length: float
-    emoji: float
-    casing: float
-    punctuation: float
-    language: float
-    total: float
-
-
-def style_distance(generated: str, reference: str) -> StyleDistance:
-    """Length (log ratio, 4x apart = 1), emoji count, first-letter casing, final punctuation, language."""
-    length = min(1.0, abs(math.log((len(generated) + 1) / (len(reference) + 1))) / math.log(4))
-    emoji = abs(min(len(emoji_of(generated)), 3) - min(len(emoji_of(reference)), 3)) / 3
-    g, r = generated.lstrip()[:1], reference.lstrip()[:1]
-    casing = float(g.isalpha() and r.isalpha() and g.islower() != r.islower())
-    punctuation = float(ending_of(generated) != ending_of(reference))
-    lg, lr = detect_language(generated), detect_language(reference)
-    language = float(bool(lg and lr and lg != lr))
-    parts = (length, emoji, casing, punctuation, language)
-    length, emoji, casing, punctuation, language = (round(p, 4) for p in parts)
-    return StyleDistance(length, emoji, casing, punctuation, language, round(sum(parts) / len(parts), 4))
+    held_out: int = 20  # the most recent exchanges replayed (never used as examples)
+    examples: int = 5  # learned examples in each prompt
+    budget: int | None = 3000  # prompt tokens (None: no limit)
+    profile: Mapping[str, Any] = field(default_factory=dict)  # the learned style profile the prompt uses
+    label: str = ""
+    retries: int = 1
+    embedder: Embedder | None = None  # adds the embedding similarity to the scores
 
 
-def _char_ngrams(text: str, n: int) -> Counter[str]:
-    return Counter(text[i:i + n] for i in range(len(text) - n + 1))
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """One held-out exchange put to the model: its reply, or None and why."""
 
-
-def chrf(hypothesis: str, reference: str, *, order: int = 6, beta: float = 2.0) -> float:
-    """Character n-gram F-score (chrF, spaces removed, case kept): the mean F-beta over orders 1..order, 0-100."""
-    hyp, ref = "".join(hypothesis.split()), "".join(reference.split())
-    if not hyp or not ref:
-        return 100.0 if hyp == ref else 0.0
-    total, orders = 0.0, 0
-    for n in range(1, order + 1):
-        h, r = _char_ngrams(hyp, n), _char_ngrams(ref, n)
-        if not h or not r:
-            continue
-        orders += 1
-        match = sum((h & r).values())
-        precision, recall = match / sum(h.values()), match / sum(r.values())
-        if precision + recall:
-            total += (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
-    return round(100 * total / orders, 4) if orders else 0.0
-
-
-def cosine(a: Sequence[float], b: Sequence[float]) -> float:
-    """Cosine similarity of two vectors (0 when either is zero)."""
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return dot / norm if norm else 0.0
+    exchange: Exchange
+    generated: str | None
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +86,6 @@ class EvalReport:
     score: float
 
 
-def score_case(generated: str | None, reference: str, embedding: float | None = None) -> tuple[float, float, float]:
-    """(chrF, style distance, overall score) of one reply; no reply scores 0 with the worst distance."""
-    if not generated:
-        return 0.0, 1.0, 0.0
-    c, s = chrf(generated, reference), style_distance(generated, reference).total
-    parts = [c / 100, 1 - s] + ([embedding] if embedding is not None else [])
-    return c, s, round(100 * sum(parts) / len(parts), 4)
-
-
 def persona_hash(persona: Persona, profile: Mapping[str, Any] | None = None) -> str:
     """A short, stable fingerprint of the persona and profile a run used."""
     blob = json.dumps([asdict(persona), dict(profile or {})], sort_keys=True, ensure_ascii=False, default=str)
@@ -153,50 +104,72 @@ def _mean(values: Sequence[float]) -> float:
     return round(sum(values) / len(values), 4) if values else 0.0
 
 
-async def run_eval(
-    store: Store, account: str, llm: LLM, persona: Persona, *, clock: Clock, held_out: int = 20, examples: int = 5,
-    budget: int | None = 3000, profile: Mapping[str, Any] | None = None, label: str = "",
-    embedder: Embedder | None = None, retries: int = 1,
-) -> EvalReport:
-    """Replay the `held_out` most recent exchanges (never used as examples), score them, store the run."""
-    cases: list[CaseScore] = []
-    for case in recent_exchanges(store, account, held_out):
-        found = similar_exchanges(store, account, case.chat_id, case.contact_text, examples, held_out=held_out)
+async def replay(store: Store, account: str, llm: LLM, persona: Persona, *, clock: Clock,
+                 options: EvalOptions) -> list[Replay]:
+    """Put each held-out exchange to the model with the prompt it would have had, newest first."""
+    replays: list[Replay] = []
+    for case in recent_exchanges(store, account, options.held_out):
+        found = similar_exchanges(store, account, case.chat_id, case.contact_text, options.examples,
+                                  held_out=options.held_out)
         history = _history(exchanges_before(store, account, case.chat_id, case, HISTORY_EXCHANGES))
-        parts = assemble_prompt(persona, history, case.contact_text, chat_id=case.chat_id, profile=profile,
-                                examples=found, budget=budget)
-        reason = ""
+        parts = assemble_prompt(persona, history, case.contact_text, chat_id=case.chat_id, profile=options.profile,
+                                examples=found, budget=options.budget)
         try:
-            completion = await complete_with_retries(llm, parts.prompt, clock, retries=retries)
-            generated = (completion.text or "").strip() or None
-            reason = "" if generated else completion.reason or "empty response"
+            completion = await complete_with_retries(llm, parts.prompt, clock, retries=options.retries)
         except ProviderError as exc:
-            generated, reason = None, f"model failed: {exc}"
-        similarity = None
-        if embedder is not None and generated:
-            vectors = embedder([generated, case.owner_text])
-            similarity = round(cosine(vectors[0], vectors[1]), 4)
-        char_f, distance, score = score_case(generated, case.owner_text, similarity)
-        cases.append(CaseScore(case.id, case.chat_id, case.contact_text, case.owner_text, generated, char_f,
-                               distance, similarity, score, reason))
+            replays.append(Replay(case, None, f"model failed: {exc}"))
+            continue
+        generated = (completion.text or "").strip() or None
+        replays.append(Replay(case, generated, "" if generated else completion.reason or "empty response"))
+    return replays
+
+
+def score_replay(done: Replay, embedder: Embedder | None = None) -> CaseScore:
+    """The scores of one replayed exchange against what the owner really wrote."""
+    case, reference = done.exchange, done.exchange.owner_text
+    similarity = embedding_similarity(embedder, done.generated, reference)
+    char_f, distance, score = score_case(done.generated, reference, similarity)
+    return CaseScore(case.id, case.chat_id, case.contact_text, reference, done.generated, char_f, distance,
+                     similarity, score, done.reason)
+
+
+def summarize(cases: Sequence[CaseScore], *, created_at: datetime, llm: LLM, fingerprint: str,
+              label: str = "") -> EvalReport:
+    """The run's report (not stored yet: run_id 0): each case and the means."""
     sims = [c.embedding for c in cases if c.embedding is not None]
-    report = EvalReport(
-        run_id=0, created_at=clock.now(), label=label, persona_hash=persona_hash(persona, profile),
-        provider=llm.provider, model=llm.model, cases=tuple(cases), chrf=_mean([c.chrf for c in cases]),
+    return EvalReport(
+        run_id=0, created_at=created_at, label=label, persona_hash=fingerprint, provider=llm.provider,
+        model=llm.model, cases=tuple(cases), chrf=_mean([c.chrf for c in cases]),
         style=_mean([c.style for c in cases]), embedding=_mean(sims) if sims else None,
         score=_mean([c.score for c in cases]),
     )
-    scores = {"chrf": report.chrf, "style": report.style, "embedding": report.embedding, "examples": examples,
-              "held_out": held_out, "cases": [{"id": c.exchange_id, "chrf": c.chrf, "style": c.style,
-                                               "score": c.score} for c in cases]}
+
+
+def save_run(store: Store, account: str, report: EvalReport, options: EvalOptions) -> EvalReport:
+    """Store the run for `twin eval --compare`; the report with its run id."""
+    scores = {"chrf": report.chrf, "style": report.style, "embedding": report.embedding,
+              "examples": options.examples, "held_out": options.held_out,
+              "cases": [{"id": c.exchange_id, "chrf": c.chrf, "style": c.style, "score": c.score}
+                        for c in report.cases]}
     with store.session() as s, s.begin():
-        row = EvalRunRow(account=account, created_at=report.created_at, label=label[:64],
+        row = EvalRunRow(account=account, created_at=report.created_at, label=report.label[:64],
                          persona_hash=report.persona_hash, provider=report.provider, model=report.model[:128],
-                         cases=len(cases), score=report.score, scores=scores)
+                         cases=len(report.cases), score=report.score, scores=scores)
         s.add(row)
         s.flush()
         run_id = row.id
-    return EvalReport(**{**report.__dict__, "run_id": run_id})
+    return replace(report, run_id=run_id)
+
+
+async def run_eval(store: Store, account: str, llm: LLM, persona: Persona, *, clock: Clock,
+                   options: EvalOptions | None = None) -> EvalReport:
+    """Replay the held-out exchanges, score the replies, store the run."""
+    options = options or EvalOptions()
+    replays = await replay(store, account, llm, persona, clock=clock, options=options)
+    cases = [score_replay(done, options.embedder) for done in replays]
+    report = summarize(cases, created_at=clock.now(), llm=llm, fingerprint=persona_hash(persona, options.profile),
+                       label=options.label)
+    return save_run(store, account, report, options)
 
 
 @dataclass(frozen=True, slots=True)

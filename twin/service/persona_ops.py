@@ -127,16 +127,15 @@ def note(settings: Settings, chat: str, text: str | None, persona_name: str | No
 
 async def evaluate(settings: Settings, *, held_out: int | None = None, label: str = "") -> EvalReport:
     """Replay held-out real exchanges through the current persona and model; score and store the run."""
-    from twin.persona.eval import run_eval
+    from twin.persona.eval import EvalOptions, run_eval
     from twin.persona.style import profile_for
     from twin.service.app import make_llm
 
     store, persona = _store_and_persona(settings)
-    profile = profile_for(settings.persona_path, persona.profile, settings.persona.profile_file)
-    return await run_eval(store, settings.account, make_llm(settings), persona, clock=SystemClock(),
-                          held_out=held_out or settings.persona.held_out, examples=settings.persona.examples,
-                          budget=settings.persona.prompt_tokens, profile=profile, label=label,
-                          retries=settings.llm.retries)
+    options = EvalOptions(held_out=held_out or settings.persona.held_out, examples=settings.persona.examples,
+                          budget=settings.persona.prompt_tokens, label=label, retries=settings.llm.retries,
+                          profile=profile_for(settings.persona_path, persona.profile, settings.persona.profile_file))
+    return await run_eval(store, settings.account, make_llm(settings), persona, clock=SystemClock(), options=options)
 
 
 def compare(settings: Settings, limit: int = 10) -> list[RunSummary]:
