@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 from tests.fakes import T0, incoming
+from tests.service_helpers import ROOT, twin
 from twin.db.store import Store
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def twin(home: Path, *args: str, stdin: str = "",
-         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("TWIN_", "GEMINI", "OPENAI", "ELEVENLABS"))}
-    full_env.update({"TWIN_HOME": str(home), "COLUMNS": "160", **(env or {})})
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], input=stdin, capture_output=True,
-                          text=True, env=full_env, timeout=120, cwd=home)
 
 
 def seed(home: Path) -> Store:

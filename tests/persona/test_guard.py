@@ -6,7 +6,7 @@ import pytest
 
 from tests.fakes import FakeClock, FakeLLM
 from twin.config import PersonaSettings
-from twin.persona.eval import GUARD_CORPUS, GuardCase, load_guard_corpus, run_guard
+from twin.persona.eval import GuardCase, load_guard_corpus, run_guard
 from twin.persona.guard import (
     GuardPolicy,
     asks_if_bot,
@@ -197,7 +197,6 @@ async def test_run_guard_counts_what_breaks_a_rule():
 
 def test_the_shipped_corpus_has_every_kind():
     cases = load_guard_corpus()
-    assert GUARD_CORPUS.name == "guard_corpus.toml"
     texts = {c.text for c in cases}
     assert {"can you lend me 200 until friday?", "so we're meeting at 7, yes?"} <= texts
     assert {c.kind for c in cases} == {"bait", "injection", "private", "disclosure"}

@@ -28,7 +28,7 @@ from telethon.tl import functions, types
 
 from twin.config import load
 from twin.errors import AuthError, ConfigError, FloodWait, PeerFlood, PhoneInvalid, TelegramError
-from twin.session.base import CodeSent, LoginClient, Telegram
+from twin.session.base import CodeSent
 from twin.session.client import delete_session, secure_session
 from twin.session.telethon import TelethonTelegram
 from twin.types import Incoming, VoiceNote
@@ -120,13 +120,6 @@ async def wired() -> Wired:
     client.session.auth_key = AuthKey(b"\x01" * 256)  # a key exists: the saved session of a login
     client.session.process_entities(types.contacts.ResolvedPeer(types.PeerUser(42), [], [ALICE]))
     return TelethonTelegram(client, account="me"), sender
-
-
-def test_fits_both_protocols() -> None:
-    tg = TelethonTelegram(make_client())
-    as_telegram: Telegram = tg
-    as_login: LoginClient = tg
-    assert as_telegram is as_login
 
 
 def test_importing_the_adapter_does_not_import_telethon() -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from twin.errors import ConfigError, ProviderError
-from twin.voice import audio
+from twin.voice.audio import to_pcm16k
 
 INSTALL_HINT = "pip install '.[voice]'"
 
@@ -78,9 +78,9 @@ class LocalSTT:
         with self._lock:
             self._load()
 
-    async def transcribe(self, audio_bytes: bytes, *, mime: str, language: str | None = None) -> str:
+    async def transcribe(self, audio: bytes, *, mime: str, language: str | None = None) -> str:
         """The words spoken in the audio ("" when nothing was heard); any format ffmpeg reads."""
-        pcm = await audio.to_pcm16k(audio_bytes)
+        pcm = await to_pcm16k(audio)
         if not pcm:
             return ""
         try:
