@@ -14,6 +14,7 @@ from typing import Any
 
 from twin.errors import ConfigError
 from twin.sections import (
+    FallbackModel,
     HoursSettings,
     LLMSettings,
     PersonaSettings,
@@ -24,6 +25,7 @@ from twin.sections import (
     TelegramSettings,
     TimingSettings,
     TTSSettings,
+    parse_fallback,
 )
 
 # The sections are part of the settings API: `from twin.config import HoursSettings` keeps working.
@@ -140,6 +142,8 @@ def _coerce(origin: str, section: str, key: str, value: Any) -> Any:
         return Secret(value)
     if isinstance(value, str) and kind is not str:
         value = _parse_env_value(value, kind, bad)
+    if kind == tuple[FallbackModel, ...]:
+        return parse_fallback(value, name, "" if origin == name else f" in {origin}")
     if kind is bool:
         if not isinstance(value, bool):
             raise bad
@@ -197,14 +201,14 @@ def _parse_env_value(raw: str, kind: Any, bad: ConfigError) -> Any:
             return float(raw)
         except ValueError:
             raise bad from None
-    if typing.get_origin(kind) in (list, dict):
+    if typing.get_origin(kind) in (list, dict, tuple):
         stripped = raw.strip()
         if stripped.startswith(("[", "{")):
             try:
                 return json.loads(stripped)
             except json.JSONDecodeError:
                 raise bad from None
-        if typing.get_origin(kind) is list:
+        if typing.get_origin(kind) in (list, tuple):
             return [part.strip() for part in stripped.split(",") if part.strip()]
     raise bad
 
