@@ -7,25 +7,30 @@ the provider is down for simulated minutes while messages come in from several c
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from rich.console import Console
+
 from tests.fakes import T0, DownLLM, FakeClock, FakeLLM, FakeTelegram, incoming
 from tests.helpers import Rig, make_settings
-from twin.db.reader import open_reader
+from twin.cli.render import history_table, status_view
 from twin.db.store import Store
 from twin.engine.daemon import Daemon
 from twin.engine.pipeline import Pipeline
 from twin.engine.responder import Responder
 from twin.errors import ProviderError
-from twin.llm.chain import Model, ModelChain
+from twin.llm.chain import Model, ModelChain, Unavailable
 from twin.llm.health import MODEL_WAIT, ProviderHealth
 from twin.persona.profile import load_persona
-from twin.service.status import _waiting_for_model, model_lines
-from twin.types import Turn
+from twin.service.process import PidLock, StatusWriter, paths
+from twin.service.status import model_lines, status_report
+from twin.types import Prompt, Turn
 from twin.voice.flow import VoiceFlow
 
 FAST = {"timing.scale": 0.05, "hours.quiet": []}  # human delays at a twentieth: seconds, not minutes
@@ -122,6 +127,18 @@ def check_every_message_answered_once_in_order(driver: Driver, not_before: datet
     return turns
 
 
+def status_of(rig: Rig) -> dict[str, Any]:
+    """`twin status --json` while the daemon runs: its snapshot in the status file, the queue from the DB."""
+    where = paths(rig.settings)
+    lock = PidLock(where.pid, rig.settings.account)
+    lock.acquire()
+    try:
+        StatusWriter(where.status, account=rig.settings.account).update(rig.daemon.snapshot(), state="connected")
+        return json.loads(json.dumps(status_report(rig.settings, rig.clock.now())))
+    finally:
+        lock.release()
+
+
 def notices(rig: Rig) -> list[str]:
     return [s.text or "" for s in rig.telegram.sent if s.chat_id == rig.telegram.me.id]
 
@@ -146,14 +163,13 @@ async def test_a_ten_minute_outage_is_waited_out_and_every_message_answered(twin
     waiting = [t for t in driver.turns() if t.status == "waiting"]
     assert waiting and all(t.reason.startswith(MODEL_WAIT) and "next try" in t.reason for t in waiting)
     assert all(t.due_at is not None and t.due_at > clock.now() for t in waiting)
-    snapshot = rig.daemon.snapshot()["providers"]
-    assert isinstance(snapshot, list) and snapshot[0]["available"] is False
-    reader = open_reader(rig.settings.database_url)
-    assert reader is not None
-    with reader:
-        report = {"models": snapshot, "waiting_for_model": _waiting_for_model(reader, "default")}
+    report = status_of(rig)
+    assert report["models"][0]["available"] is False and report["waiting_for_model"]["count"] == len(waiting)
     (line,) = model_lines(report, UTC)
     assert line.startswith("gemini unavailable since 10:0") and f"{len(waiting)} replies waiting, next try" in line
+    console = Console(width=200, record=True)
+    console.print(status_view(report, UTC))
+    assert line in console.export_text()
     await driver.run_for(300, [(p - 300, c, t) for p, c, t in conversation(chats, 3, 560) if p >= 300])
     assert [s for s in rig.telegram.sent if s.chat_id != rig.telegram.me.id] == []
     llm.down = False
@@ -195,13 +211,13 @@ async def test_primary_down_the_fallback_answers_and_says_so(twin_home: Path) ->
     assert len(backup.prompts) == len(turns)
     # Answers went out during the outage: nobody waited for the primary.
     assert max(t.sent_at for t in turns if t.sent_at) - started < timedelta(minutes=11)
-    from rich.console import Console
-
-    from twin.cli.render import history_table
-
     console = Console(width=200, record=True)
     console.print(history_table(turns, UTC))
     assert "(fallback: local)" in console.export_text()
+    report = status_of(rig)
+    assert [(m["name"], m["available"]) for m in report["models"]] == [("gemini", False), ("local", True)]
+    (line,) = model_lines(report, UTC)
+    assert line.startswith("gemini unavailable since 10:0") and "answering with local" in line
 
 
 async def test_a_message_that_comes_during_the_wait_folds_into_the_waiting_reply(twin_home: Path) -> None:
@@ -301,3 +317,39 @@ def test_release_spreads_the_waiting_turns(twin_home: Path) -> None:
     gaps = [(b - a).total_seconds() for a, b in zip([now, *dues], dues, strict=False)]  # type: ignore[operator]
     assert all(10 <= g <= 30 for g in gaps), gaps  # one after another, oldest first
     assert turns[9].due_at == T0 + timedelta(hours=5)  # a turn deferred for other reasons stays put
+
+
+async def test_when_a_next_try_is_due_one_turn_probes_and_the_others_keep_waiting(twin_home: Path) -> None:
+    clock = FakeClock()
+    llm = DownLLM(clock)
+    rig = outage_rig(twin_home, llm, clock=clock, **{"llm.retries": 0})
+    outages = rig.pipeline.outages
+    llm.down = True
+    with pytest.raises(Unavailable):
+        await outages.chain.complete(Prompt("s", ()))
+    health = outages.chain.models[0].health
+    assert health.next_try is not None
+    ids = [rig.store.add_turn("default", [incoming("hi", chat_id=c, message_id=c)], status="waiting", now=T0,
+                              due_at=T0) for c in (1, 2, 3)]
+    first, second, third = (rig.store.turn(i) for i in ids)
+    assert first is not None and second is not None and third is not None
+    assert outages.held(first, clock.now()) is True  # before the next try: everyone waits
+    clock.set(health.next_try)
+    assert outages.held(first, clock.now()) is False  # the probe
+    assert outages.held(second, clock.now()) is True
+    held = rig.store.turn(second.id)
+    assert held is not None and held.due_at is not None and held.due_at > clock.now() + timedelta(seconds=50)
+    outages.news(first.id)  # the probe's turn ended without reaching the model (say, a takeover)
+    assert outages.held(third, clock.now()) is False  # so another may go
+
+
+async def test_an_away_note_in_an_outage_is_the_plain_line(twin_home: Path) -> None:
+    clock = FakeClock()
+    llm = DownLLM(clock)
+    llm.down = True
+    rig = outage_rig(twin_home, llm, clock=clock)
+    note = await rig.pipeline.responder.away_note(contact="Al", back_at="09:00")
+    assert note == "Away right now, will get back to you later."
+    assert llm.calls_while_down == 4  # 1 try + 3 retries, then the provider is known to be down
+    assert await rig.pipeline.responder.unheard_note(contact="Al") == "can't listen right now, text me?"
+    assert llm.calls_while_down == 4

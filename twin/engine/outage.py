@@ -32,11 +32,12 @@ class Wait:
     due_at: datetime | None
 
 
-def needs_model(turn: Turn, settings: Settings) -> bool:
-    """Whether composing this turn asks the model (an approved draft or a written away text does not)."""
+def needs_model(turn: Turn) -> bool:
+    """Whether composing this turn needs the model: an approved draft does not, nor an away note (during an
+    outage it is the plain default line)."""
     if turn.extra.get("approved") and turn.reply_text:
         return False
-    return not (turn.extra.get("away") and settings.hours.away_text)
+    return not turn.extra.get("away")
 
 
 def plan_wait(turn: Turn, retry_at: datetime, why: str, *, settings: Settings, tz: tzinfo,
@@ -78,7 +79,7 @@ class Outages:
 
     def held(self, turn: Turn, now: datetime) -> bool:
         """While no model may be called (an outage, before its next try) the turn waits, not composed."""
-        if not needs_model(turn, self.settings):
+        if not needs_model(turn):
             return False
         hold = self.chain.hold_until(now)
         if hold is None and self.chain.all_down():

@@ -359,11 +359,6 @@ class Pipeline:
         if not text:
             try:
                 text = await self.responder.away_note(contact=turn.sender_name, back_at=period)
-            except Unavailable as exc:
-                wait = self.outages.wait(turn, exc.retry_at, str(exc))
-                self.store.update_turn(turn.id, self.clock.now(), status=wait.status, reason=wait.reason,
-                                       due_at=wait.due_at)
-                return None
             except ProviderError as exc:
                 self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"model failed: {exc}")
                 return None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from twin.clock import Clock
 from twin.config import Settings
+from twin.errors import ProviderError
 from twin.llm.base import LLM
 from twin.llm.chain import ModelChain, single
 from twin.logs import secrets_of
@@ -153,7 +154,10 @@ class Responder:
 
     async def _note(self, contact: str, instruction: str, fallback: str) -> str:
         prompt = build_prompt(self.persona, [], instruction, contact=contact)
-        completion = await self.chain.complete(prompt)
+        try:
+            completion = await self.chain.complete(prompt)
+        except ProviderError:  # an outage or a bad key (the owner hears of it once): the plain line will do
+            return fallback
         text = clean_reply(completion.text or "")
         verdict = check_output(text, self.policy, protected=prompt.system) if text else None
         if not text or (verdict is not None and verdict.status != "ok"):
