@@ -99,6 +99,31 @@ def provider_500() -> ProviderError:
     return ProviderError("fake provider: HTTP 500", retryable=True, status=500)
 
 
+class DownLLM(FakeLLM):
+    """A FakeLLM whose provider can be down: while `down` is true every call raises a retryable error
+    (503 and connection resets in turn). Records each call as (time, was it down)."""
+
+    def __init__(self, clock: FakeClock, *replies: str | None | Exception, provider: str = "fake",
+                 model: str = "fake-1", default: str | None = "ok") -> None:
+        super().__init__(*replies, model=model, default=default)
+        self.provider = provider
+        self.clock = clock
+        self.down = False
+        self.calls: list[tuple[datetime, bool]] = []
+
+    @property
+    def calls_while_down(self) -> int:
+        return sum(1 for _, down in self.calls if down)
+
+    async def complete(self, prompt: Prompt) -> Completion:
+        self.calls.append((self.clock.now(), self.down))
+        if self.down:
+            if self.calls_while_down % 2:
+                raise ProviderError(f"{self.provider}: HTTP 503 unavailable", retryable=True, status=503)
+            raise ProviderError(f"{self.provider}: connection reset (ConnectionResetError)", retryable=True)
+        return await super().complete(prompt)
+
+
 @dataclass
 class Sent:
     chat_id: int

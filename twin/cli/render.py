@@ -34,6 +34,11 @@ def _review_note(turn: Turn) -> str:
     return "waiting for you (`twin review`)" if turn.status == "review" else "-"
 
 
+def _fallback_note(turn: Turn) -> str:
+    fallback = turn.extra.get("fallback")
+    return f" (fallback: {fallback.get('model')})" if isinstance(fallback, dict) else ""
+
+
 def _short(text: str | None, width: int) -> str:
     flat = " ".join((text or "").split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -51,6 +56,9 @@ def history_table(turns: Sequence[Turn], tz: tzinfo, *, page: int = 1, more: boo
     for turn in reversed(turns):
         style = STATUS_STYLE.get(turn.status, "")
         answer = _short(turn.reply_text, 80) if turn.reply_text else Text(_short(turn.reason, 80), style="dim italic")
+        fallback = turn.extra.get("fallback")
+        if turn.reply_text and isinstance(fallback, dict):
+            answer = Text.assemble(answer, (f" (fallback: {fallback.get('model')})", "dim"))
         incoming = turn.transcript or turn.incoming_text
         label = f"🎤 {incoming}" if turn.kind in ("voice", "audio", "video_note") else incoming
         table.add_row(str(turn.id), turn.received_at.astimezone(tz).strftime("%m-%d %H:%M"),
@@ -75,7 +83,7 @@ def turn_detail(turn: Turn, tz: tzinfo) -> RenderableType:
         ("reason", turn.reason or "-"),
         ("received", turn.received_at.astimezone(tz).isoformat(timespec="seconds")),
         ("sent", turn.sent_at.astimezone(tz).isoformat(timespec="seconds") if turn.sent_at else "-"),
-        ("model", f"{turn.provider} {turn.model}".strip() or "-"),
+        ("model", f"{turn.provider} {turn.model}".strip() + _fallback_note(turn) or "-"),
         ("tokens", f"{turn.tokens_in} in / {turn.tokens_out} out"),
         ("delay", _span((turn.sent_at - turn.received_at).total_seconds()) if turn.sent_at else "-"),
         ("review", _review_note(turn)),
@@ -204,6 +212,10 @@ def status_view(report: dict[str, Any], tz: tzinfo) -> Table:
     if last:
         grid.add_row("last reply", f"{_when(last['sent_at'], tz)} to {last['chat'] or last['chat_id']}: "
                                    f"{_short(last['text'], 60)}")
+    from twin.service.status import model_lines
+
+    for line in model_lines(report, tz):
+        grid.add_row("model", Text(line, style="yellow"))
     if report["needs_owner_24h"]:
         grid.add_row("needs you", Text(f"{report['needs_owner_24h']} in the last 24 h", style="yellow"))
     if report["last_error"]:

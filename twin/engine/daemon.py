@@ -267,6 +267,7 @@ class Daemon:
             "busy_chats": len(self._workers),
             "send_paused_until": _iso(self.pipeline.gate.paused_until),
             "last_error": self.last_error,
+            "providers": self.pipeline.provider_health(),
         }
 
     async def idle(self, max_rounds: int = 100_000) -> None:

@@ -16,12 +16,14 @@ from twin.clock import Clock
 from twin.config import Settings
 from twin.db.store import Store
 from twin.engine.hours import Hours, in_quiet
+from twin.engine.outage import Outages
 from twin.engine.queue import ReplyQueue
 from twin.engine.responder import Responder, parts_json
 from twin.engine.rules import mode_of
 from twin.engine.sender import Outcome, SendGate, send_parts, split_message
 from twin.engine.timing import Timing, human_parts, plan
 from twin.errors import ConfigError, ProviderError, TelegramError
+from twin.llm.chain import Unavailable
 from twin.session.base import Action, Telegram
 from twin.types import HistoryMessage, Turn, VoiceNote
 from twin.voice.flow import VoiceFlow
@@ -53,6 +55,7 @@ class Pipeline:
         self.taken_over: dict[int, datetime] = {}  # chat -> when the owner last wrote there
         self.notices: list[str] = []  # what the owner must hear about (the daemon posts them)
         self._fetched: set[int] = set()  # chats whose earlier history is already in the store
+        self.outages = Outages(store, account, settings, responder.chain, self.hours.tz, self.rng, self.notices)
 
     def takeover(self, chat_id: int, when: datetime) -> None:
         """The owner wrote in the chat: any reply under way there stops at its next check."""
@@ -65,6 +68,12 @@ class Pipeline:
 
     async def process(self, turn_id: int) -> None:
         """Bring one due turn as far as it may go now."""
+        try:
+            await self._process(turn_id)
+        finally:
+            self.outages.news(turn_id)
+
+    async def _process(self, turn_id: int) -> None:
         turn = self.store.turn(turn_id)
         if turn is None or turn.status not in ("waiting", "sending"):
             return
@@ -77,6 +86,8 @@ class Pipeline:
             self.store.update_turn(turn_id, now, due_at=wait, reason=reason)
             return
         if turn.status == "waiting":
+            if self.outages.held(turn, now):
+                return
             if turn.extra.get("approved") and turn.reply_text:
                 composed = await self._approved(turn)
             elif turn.extra.get("away"):
@@ -180,13 +191,24 @@ class Pipeline:
         try:
             draft = await self.responder.draft(history, text, contact=turn.sender_name or turn.chat_title,
                                                chat_id=turn.chat_id)
+        except Unavailable as exc:
+            log.info("turn %s waits for the model: %s", turn.id, exc)
+            work.extra["model_waits"] = int(str(work.extra.get("model_waits", 0))) + 1
+            wait = self.outages.wait(turn, exc.retry_at, str(exc))
+            return _Outcome(wait.status, wait.reason, due_at=wait.due_at)
         except (ProviderError, ConfigError) as exc:
             log.warning("turn %s failed: %s", turn.id, exc)
             return _Outcome("failed", f"model failed: {exc}" if isinstance(exc, ProviderError) else str(exc))
+        self.outages.news(turn.id)  # a model that was down answered: release the others now, spread out
         if draft.completion is not None:
             c = draft.completion
             work.fields = {"provider": c.provider, "model": c.model, "tokens_in": c.tokens_in,
                            "tokens_out": c.tokens_out}
+        if draft.fallback:
+            work.extra["fallback"] = {"model": draft.fallback, "why": draft.fallback_why}
+            if draft.status == "answered":
+                work.extra["final"] = {"status": "answered", "reason": f"fallback: {draft.fallback} "
+                                       f"({draft.fallback_why[:160]})"}
         work.extra["context"] = [{"out": m.outgoing, "text": m.text} for m in history]
         work.extra["prompt"] = parts_json(draft.parts)
         if draft.text is None:
@@ -217,7 +239,9 @@ class Pipeline:
         if outcome.status == "":
             assert outcome.send_text is not None
             return self._to_sending(work.turn, outcome.send_text, work.extra, work.fields)
-        kept = {"reply_text": outcome.send_text} if outcome.send_text is not None else {}
+        kept: dict[str, Any] = {"reply_text": outcome.send_text} if outcome.send_text is not None else {}
+        if outcome.due_at is not None:
+            kept["due_at"] = outcome.due_at
         self.store.update_turn(work.turn.id, self.clock.now(), status=outcome.status, reason=outcome.reason,
                                extra=work.extra, **work.fields, **kept)
         return None
@@ -300,6 +324,10 @@ class Pipeline:
         await self._act(turn.chat_id, recording, "record-audio", self.clock.now())
         return spoken.note, info
 
+    def provider_health(self) -> list[dict[str, object]]:
+        """Each model's health (primary first), for the status file."""
+        return self.outages.chain.snapshot()
+
     def _mode(self, chat_id: int) -> str:
         chat, account = self.queue.chat_states(chat_id)
         return mode_of(chat.mode if chat else None, account.mode if account else None, self.settings.service.mode)
@@ -357,6 +385,7 @@ class _Outcome:
     status: str
     reason: str
     send_text: str | None = None
+    due_at: datetime | None = None  # status "waiting": when to try again
 
     @classmethod
     def send(cls, text: str) -> _Outcome:

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from twin.db.store import Store
 from twin.db.tables import ChatRow, MessageRow, TurnRow
+from twin.llm.health import MODEL_WAIT  # the reason of a turn waiting out an outage: it still folds
 from twin.types import Decision, Incoming
 
 OPEN_STATES = ("waiting", "composing", "sending", "review")
@@ -34,7 +35,7 @@ C = cast(sa.Table, ChatRow.__table__)
 _OPEN_TURN = (
     sa.select(T.c.id, T.c.extra, T.c.due_at, T.c.incoming_ids, T.c.incoming_text)
     .where(T.c.account == sa.bindparam("account"), T.c.chat_id == sa.bindparam("chat_id"),
-           T.c.status == "waiting", T.c.attempts == 0)
+           T.c.status == "waiting", sa.or_(T.c.attempts == 0, T.c.reason.startswith(MODEL_WAIT)))
     .order_by(T.c.id.desc()).limit(1)
 )
 _CHATS = sa.select(C).where(C.c.account == sa.bindparam("account"),

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from twin.clock import Clock
 from twin.config import Settings
-from twin.llm.base import LLM, complete_with_retries
+from twin.errors import ProviderError
+from twin.llm.base import LLM
+from twin.llm.chain import ModelChain, single
 from twin.logs import secrets_of
 from twin.persona.guard import GuardPolicy, check_output, policy_for, screen_incoming
 from twin.persona.notes import ChatNote, chat_note
@@ -44,6 +46,8 @@ class Draft:
     prompt: Prompt
     completion: Completion | None = None
     parts: PromptParts | None = None
+    fallback: str = ""  # the fallback model that answered ("" for the primary), and why it had to
+    fallback_why: str = ""
 
 
 class Responder:
@@ -52,6 +56,8 @@ class Responder:
     def __init__(self, llm: LLM, persona: Persona, settings: Settings, clock: Clock,
                  store: Store | None = None) -> None:
         self.llm = llm
+        # Retries, provider health and fallbacks live in the chain; a plain model becomes a chain of one.
+        self.chain = llm if isinstance(llm, ModelChain) else single(llm, clock, retries=settings.llm.retries)
         self.persona = persona
         self.settings = settings
         self.clock = clock
@@ -112,7 +118,14 @@ class Responder:
         if screen.action == "defer":
             return Draft(screen.reply, "needs_owner", screen.reason, NO_PROMPT)
         parts = self._prompt(persona, history, text, contact, chat_id, note)
-        completion = await complete_with_retries(self.llm, parts.prompt, self.clock, retries=self.settings.llm.retries)
+        answer = await self.chain.answer(parts.prompt)
+        draft = self._judge(answer.completion, parts, policy, persona, text, address, screen.prefix)
+        return replace(draft, fallback=answer.fallback, fallback_why=answer.why) if answer.fallback else draft
+
+    @staticmethod
+    def _judge(completion: Completion, parts: PromptParts, policy: GuardPolicy, persona: Persona, text: str,
+               address: str, prefix: str) -> Draft:
+        """The model's answer checked: sent as it is, replaced by a deferral, or held back with the reason."""
         reply = clean_reply(completion.text or "")
         if not reply:
             why = completion.reason or "empty response"
@@ -124,8 +137,8 @@ class Responder:
             return Draft(None, "blocked", f"blocked: {verdict.reason}", parts.prompt, completion, parts)
         if verdict.status == "needs_owner":
             return Draft(verdict.replacement, "needs_owner", verdict.reason, parts.prompt, completion, parts)
-        if screen.prefix:
-            reply = f"{screen.prefix}\n\n{reply}"
+        if prefix:
+            reply = f"{prefix}\n\n{reply}"
         return Draft(reply, "answered", "", parts.prompt, completion, parts)
 
     async def away_note(self, *, contact: str, back_at: str) -> str:
@@ -141,7 +154,10 @@ class Responder:
 
     async def _note(self, contact: str, instruction: str, fallback: str) -> str:
         prompt = build_prompt(self.persona, [], instruction, contact=contact)
-        completion = await complete_with_retries(self.llm, prompt, self.clock, retries=self.settings.llm.retries)
+        try:
+            completion = await self.chain.complete(prompt)
+        except ProviderError:  # an outage or a bad key (the owner hears of it once): the plain line will do
+            return fallback
         text = clean_reply(completion.text or "")
         verdict = check_output(text, self.policy, protected=prompt.system) if text else None
         if not text or (verdict is not None and verdict.status != "ok"):

@@ -26,6 +26,8 @@ async def complete_with_retries(
     rng: random.Random | None = None,
 ) -> Completion:
     """Call the model, retrying retryable failures with jittered exponential backoff."""
+    if getattr(llm, "owns_retries", False):
+        return await llm.complete(prompt)  # a model chain retries (and falls back) by itself
     rng = rng or random.Random()
     attempt = 0
     while True:

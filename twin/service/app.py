@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import importlib.util
+import random
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from twin.clock import Clock, SystemClock
 from twin.config import Settings
 from twin.errors import ConfigError
 from twin.persona.profile import Persona, load_persona
+from twin.sections import FallbackModel
 
 if TYPE_CHECKING:
     from twin.db.store import Store
     from twin.engine.daemon import Daemon
     from twin.engine.responder import Responder
     from twin.llm.base import LLM
+    from twin.llm.chain import ModelChain
     from twin.session.sandbox import SandboxTelegram, SandboxWorld
     from twin.session.telethon import TelethonTelegram
     from twin.voice.base import SpeechToText, TextToSpeech
@@ -31,30 +36,53 @@ def provider_name(settings: Settings) -> str:
     return provider
 
 
-def make_llm(settings: Settings) -> LLM:
-    """The configured model adapter (its SDK is imported here, not before)."""
+def make_llm(settings: Settings, clock: Clock | None = None) -> ModelChain:
+    """The configured model, then `[llm] fallback` in order, each with its own health (SDKs load on first use)."""
+    from twin.llm.chain import Model, ModelChain
+    from twin.llm.health import ProviderHealth
+
+    clock = clock or SystemClock()
     llm = settings.llm
-    provider = provider_name(settings)
-    if provider == "gemini":
-        key = llm.api_key or settings.gemini_api_key
+    specs = [FallbackModel(provider_name(settings), llm.model, llm.base_url, llm.api_key, llm.model_path),
+             *llm.fallback]
+    adapters = [_adapter(settings, spec, "" if i == 0 else f"llm.fallback[{i - 1}]: ") for i, spec in enumerate(specs)]
+    providers = [a.provider for a in adapters]
+    try:
+        tz: tzinfo = ZoneInfo(settings.hours.timezone)
+    except (KeyError, ValueError, OSError):  # a bad zone is reported by the hours; notices then say UTC
+        tz = UTC
+    rng = random.SystemRandom()
+    models = []
+    for adapter in adapters:
+        label = adapter.provider if providers.count(adapter.provider) == 1 else f"{adapter.provider} {adapter.model}"
+        health = ProviderHealth(label, clock, down_after=llm.retries + 1, rng=rng, tz=tz)
+        models.append(Model(label, adapter, health))
+    return ModelChain(models, clock, retries=llm.retries, rng=rng)
+
+
+def _adapter(settings: Settings, spec: FallbackModel, where: str) -> LLM:
+    """One model adapter; a missing key is a ConfigError naming the setting."""
+    llm = settings.llm
+    if spec.provider == "gemini":
+        key = spec.api_key or settings.gemini_api_key
         if not key:
-            raise ConfigError('GEMINI_API_KEY is not set (or choose llm.provider = "local" or "openai")')
+            raise ConfigError(f'{where}GEMINI_API_KEY is not set (or choose llm.provider = "local" or "openai")')
         from twin.llm.gemini import GeminiLLM
 
-        return GeminiLLM(key.reveal(), model=llm.model or DEFAULT_MODELS["gemini"], base_url=llm.base_url,
+        return GeminiLLM(key.reveal(), model=spec.model or DEFAULT_MODELS["gemini"], base_url=spec.base_url,
                          timeout_s=llm.timeout_s, temperature=llm.temperature, max_output_tokens=llm.max_output_tokens)
-    if provider == "openai":
-        key = llm.api_key or settings.openai_api_key
-        if not key and not llm.base_url:
-            raise ConfigError("OPENAI_API_KEY is not set (a local OpenAI-compatible server needs llm.base_url)")
+    if spec.provider == "openai":
+        key = spec.api_key or settings.openai_api_key
+        if not key and not spec.base_url:
+            raise ConfigError(f"{where}OPENAI_API_KEY is not set (a local OpenAI-compatible server needs llm.base_url)")
         from twin.llm.openai_chat import OpenAIChatLLM
 
-        return OpenAIChatLLM(key.reveal(), model=llm.model or DEFAULT_MODELS["openai"], base_url=llm.base_url,
+        return OpenAIChatLLM(key.reveal(), model=spec.model or DEFAULT_MODELS["openai"], base_url=spec.base_url,
                              timeout_s=llm.timeout_s, temperature=llm.temperature,
                              max_output_tokens=llm.max_output_tokens)
     from twin.llm.local import LocalLLM
 
-    return LocalLLM(model_path=llm.model_path, temperature=llm.temperature,
+    return LocalLLM(model_path=spec.model_path, temperature=llm.temperature,
                     max_output_tokens=min(llm.max_output_tokens, 120))  # chat messages are short
 
 
@@ -97,7 +125,8 @@ def make_responder(settings: Settings, clock: Clock | None = None, store: Store 
     """Persona + guard + prompt + model: what the daemon and `twin chat` both answer with."""
     from twin.engine.responder import Responder
 
-    return Responder(make_llm(settings), persona(settings), settings, clock or SystemClock(), store)
+    clock = clock or SystemClock()
+    return Responder(make_llm(settings, clock), persona(settings), settings, clock, store)
 
 
 def make_stt(settings: Settings) -> SpeechToText | None:

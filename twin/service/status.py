@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from twin.config import Settings
@@ -13,6 +13,7 @@ from twin.db.search import latest_title
 from twin.engine.hours import Hours, next_change
 from twin.engine.steer import FOREVER, GLOBAL_CHAT
 from twin.errors import TwinError
+from twin.llm.health import MODEL_WAIT
 from twin.service.process import paths, read_status, running_pid
 
 QUEUE_STATES = ("review", "waiting", "composing", "sending")
@@ -75,6 +76,40 @@ def _from_db(reader: Reader, settings: Settings, now: datetime) -> dict[str, Any
     }
 
 
+def _waiting_for_model(reader: Reader, account: str) -> dict[str, Any]:
+    """How many replies wait out a model outage, and the earliest next try among them."""
+    rows = reader.rows("SELECT count(*), min(due_at) FROM turns WHERE account = :a AND status = 'waiting' "
+                       "AND reason LIKE :p", {"a": account, "p": MODEL_WAIT + "%"})
+    count, due = rows[0] if rows else (0, None)
+    when = read_time(due) if count else None
+    return {"count": int(count or 0), "next_try": when.isoformat() if when else None}
+
+
+def model_lines(report: dict[str, Any], tz: tzinfo) -> list[str]:
+    """'gemini unavailable since 12:04 (last: HTTP 503), 7 replies waiting, next try 12:09', per model down."""
+    def hm(iso: object) -> str:
+        return datetime.fromisoformat(str(iso)).astimezone(tz).strftime("%H:%M")
+
+    models = [m for m in report.get("models") or [] if isinstance(m, dict)]
+    waiting = report.get("waiting_for_model") or {"count": 0, "next_try": None}
+    up = [str(m["name"]) for m in models if m.get("available")]
+    lines = []
+    for m in models:
+        if m.get("available"):
+            continue
+        line = f"{m['name']} unavailable since {hm(m['since'])} (last: {m.get('last_error') or '?'})"
+        if up:
+            line += f", answering with {up[0]}"
+        if waiting["count"]:
+            line += f", {waiting['count']} replies waiting"
+        next_try = m.get("next_try") or waiting["next_try"]
+        lines.append(line + (f", next try {hm(next_try)}" if next_try else ""))
+    if not lines and waiting["count"]:
+        lines.append(f"{waiting['count']} replies waiting for the model"
+                     + (f", next try {hm(waiting['next_try'])}" if waiting["next_try"] else ""))
+    return lines
+
+
 def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
     """Everything `twin status` shows, as JSON-ready data with stable keys."""
     where = paths(settings)
@@ -95,6 +130,8 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
         "status_updated_at": file.get("updated_at"),
         "last_error": file.get("last_error") or "",
         "hours": hours_now(settings, now),
+        "models": file.get("providers") or [] if running else [],
+        "waiting_for_model": {"count": 0, "next_try": None},
     }
     reader = open_reader(settings.database_url)
     if reader is None:
@@ -104,4 +141,5 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
     with reader:
         ensure_derived_reader(reader)  # the (account, status) index the queue counts need; cheap when present
         report.update(_from_db(reader, settings, now))
+        report["waiting_for_model"] = _waiting_for_model(reader, settings.account)
     return report
