@@ -16,6 +16,7 @@ from twin.errors import ConfigError
 from twin.sections import (
     HoursSettings,
     LLMSettings,
+    MediaSettings,
     PersonaSettings,
     RulesSettings,
     Secret,
@@ -28,7 +29,8 @@ from twin.sections import (
 
 # The sections are part of the settings API: `from twin.config import HoursSettings` keeps working.
 __all__ = [
-    "SECTIONS", "HoursSettings", "LLMSettings", "PersonaSettings", "RulesSettings", "STTSettings", "Secret",
+    "SECTIONS", "HoursSettings", "LLMSettings", "MediaSettings", "PersonaSettings", "RulesSettings", "STTSettings",
+    "Secret",
     "ServiceSettings", "Settings", "TTSSettings", "TelegramSettings", "TimingSettings", "load",
 ]
 
@@ -41,6 +43,7 @@ SECTIONS: dict[str, type] = {
     "rules": RulesSettings,
     "stt": STTSettings,
     "tts": TTSSettings,
+    "media": MediaSettings,
     "service": ServiceSettings,
 }
 
@@ -53,6 +56,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "tts.when": ("never", "mirror", "always"),
     "tts.provider": ("elevenlabs", "local"),
     "service.mode": ("auto", "review", "off"),
+    "media.vision": ("auto", "on", "off"),
 }
 
 # Environment names the issue fixes as a contract, beside the generic TWIN_<SECTION>_<KEY>.
@@ -82,6 +86,7 @@ class Settings:
     gemini_api_key: Secret = Secret("")
     openai_api_key: Secret = Secret("")
     elevenlabs_api_key: Secret = Secret("")
+    media: MediaSettings = MediaSettings()  # last, with a default: code that builds Settings by hand keeps working
 
     @property
     def sessions_dir(self) -> Path:

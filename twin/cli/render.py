@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from twin.media.describe import media_lines, seen_images
 from twin.types import Turn
 
 if TYPE_CHECKING:
@@ -52,7 +53,8 @@ def history_table(turns: Sequence[Turn], tz: tzinfo, *, page: int = 1, more: boo
         style = STATUS_STYLE.get(turn.status, "")
         answer = _short(turn.reply_text, 80) if turn.reply_text else Text(_short(turn.reason, 80), style="dim italic")
         incoming = turn.transcript or turn.incoming_text
-        label = f"🎤 {incoming}" if turn.kind in ("voice", "audio", "video_note") else incoming
+        label = f"🎤 {incoming}" if turn.kind in ("voice", "audio", "video_note") and turn.transcript else incoming
+        label = f"👁 {label}" if seen_images(turn) else label
         table.add_row(str(turn.id), turn.received_at.astimezone(tz).strftime("%m-%d %H:%M"),
                       _short(turn.chat_title or str(turn.chat_id), 18), _short(label, 80), answer,
                       Text(turn.status, style=style))
@@ -86,6 +88,9 @@ def turn_detail(turn: Turn, tz: tzinfo) -> RenderableType:
     parts: list[RenderableType] = [meta, Panel(turn.incoming_text or "-", title="came in", title_align="left")]
     if turn.transcript:
         parts.append(Panel(turn.transcript, title="transcript", title_align="left"))
+    media = media_lines(turn)
+    if media:
+        parts.append(Panel("\n".join(media), title="media: what the model was given", title_align="left"))
     parts.append(Panel(turn.reply_text or Text(turn.reason or "-", style="dim"), title="twin answered",
                        title_align="left", border_style=STATUS_STYLE.get(turn.status, "")))
     for key, title in (("draft", "the twin's draft (edited in review)"), ("drafts", "earlier drafts")):
