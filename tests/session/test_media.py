@@ -95,7 +95,8 @@ async def test_every_kind_is_described(client, media, caption, helper, kind, lab
 
 
 async def test_photo_keeps_size_for_the_download_limit(client) -> None:
-    msg = types.Message(id=51, peer_id=types.PeerUser(42), date=T0, message="", media=types.MessageMediaPhoto(photo=PHOTO))
+    msg = types.Message(id=51, peer_id=types.PeerUser(42), date=T0, message="",
+                        media=types.MessageMediaPhoto(photo=PHOTO))
     got = await event_to_incoming(build(client, msg, ALICE), SELF)
     assert (got.media.mime, got.media.size) == ("image/jpeg", 90_000)
     assert shown_text(got) == "[photo]"

@@ -21,6 +21,13 @@ UNSEEN_RULE = ("Lines in [brackets] say what the contact sent besides text (a ph
                "answer the words, or say you will look later.")
 
 
+# How the lines shown_text makes begin (labels from twin.session.media and the sandbox, or a bare kind).
+MARKERS = tuple(f"[{word}" for word in (
+    "replying to", "forwarded from", "photo", "sticker", "animated sticker", "video", "GIF", "animation", "round video",
+    "file", "document", "audio", "link", "location", "live location", "place", "venue", "contact", "poll", "quiz",
+    "dice", "story", "game", "invoice", "other"))
+
+
 def duration(seconds: float) -> str:
     """0:07, 1:05, 1:02:03."""
     total = max(0, round(seconds))
@@ -87,7 +94,7 @@ def shown_text(message: Incoming, replied_text: str = "") -> str:
 
 def has_media_lines(text: str) -> bool:
     """Whether the text holds a line shown_text makes ("[photo] …", "[replying to …]")."""
-    return any(line.startswith("[") and "]" in line for line in text.splitlines())
+    return any(line.startswith(MARKERS) and "]" in line for line in text.splitlines())
 
 
 def media_rule(text: str, images: int) -> str:

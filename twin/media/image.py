@@ -33,8 +33,12 @@ def _scale(max_side: int) -> str:
 
 
 def image_args(source: str, max_side: int, at_s: float = 0.0) -> list[str]:
-    """ffmpeg's arguments: one frame of `source` (seeked to at_s), scaled, as JPEG on stdout."""
-    seek = ["-ss", f"{at_s:.3f}"] if at_s > 0 else []
+    """ffmpeg's arguments: one frame of `source`, scaled, as JPEG on stdout.
+
+    With at_s > 0 (a video): the first keyframe from at_s on; decoding only keyframes makes a
+    frame seconds into a video cost about as much as the first one.
+    """
+    seek = ["-skip_frame", "nokey", "-ss", f"{at_s:.3f}"] if at_s > 0 else []
     return ["-nostdin", "-hide_banner", "-v", "error", "-max_pixels", str(MAX_PIXELS), *seek, "-i", source,
             "-frames:v", "1", "-vf", _scale(max_side), "-q:v", str(JPEG_QUALITY), "-f", "image2pipe",
             "-c:v", "mjpeg", "pipe:1"]
@@ -84,7 +88,10 @@ async def prepare_image(data: bytes, *, max_side: int = MAX_SIDE, timeout_s: flo
 
 async def video_frame(data: bytes, *, duration_s: float = 0.0, max_side: int = MAX_SIDE,
                       timeout_s: float = TIMEOUT_S, source: str = "frame of a video") -> Image:
-    """A still frame of a video or GIF (a quarter in, at most 5 s), scaled like a photo."""
+    """A still frame of a video or GIF (the first keyframe a quarter in, at most 5 s), scaled like a photo.
+
+    A video with no keyframe after that point (or a wrong duration) gives its first frame instead.
+    """
     at = min(max(duration_s, 0.0) * 0.25, 5.0)
     try:
         jpeg = await _ffmpeg(data, max_side, at, timeout_s, "could not read a frame of the video")

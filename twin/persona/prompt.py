@@ -153,7 +153,7 @@ def assemble_prompt(
     `images` go with the new message, for a model that can see them (the text says what they are).
     """
     core = system_instruction(persona, contact, delimit=delimit, disclose_ai=disclose_ai)
-    rule = media_rule(new_text, len(images))
+    rule = media_rule("\n".join([*(m.text for m in history if not m.outgoing), new_text]), len(images))
     core = f"{core}\n{rule}" if rule else core
     pieces: dict[str, list[Any]] = {
         "history": list(history), "examples": list(examples),
