@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -84,6 +85,17 @@ def report(title: str, result: dict[str, object]) -> None:
           "while preparing)")
 
 
+def startup(runs: int) -> float:
+    """ffmpeg's own start-up on this machine (a 16x16 frame to nowhere): the floor under every number above."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "color=size=16x16", "-frames:v", "1",
+                        "-f", "null", "-"], check=True, timeout=60)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -98,6 +110,8 @@ def main() -> None:
         report("12-megapixel photo (4000x3000) -> 1024 px", child(photo, args.runs, "photo"))
         video = make_video(Path(tmp))
         report("still frame of a 10 s 1080p video -> 1024 px", child(video, args.runs, "frame"))
+        print(f"ffmpeg start-up alone: median {startup(args.runs) * 1000:.0f} ms; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs while measuring")
 
 
 if __name__ == "__main__":

@@ -90,3 +90,25 @@ def test_media_lines_say_what_the_model_was_given():
     assert seen_images(turn(extra)) == 0
     pending = {"media": {"7": {"kind": "photo", "label": "photo"}}}
     assert media_lines(turn(pending)) == ["7: photo — not given to a model"] and media_lines(turn({})) == []
+
+
+def test_history_and_show_print_the_bracket_lines_as_written():
+    from zoneinfo import ZoneInfo
+
+    from rich.console import Console
+
+    from twin.cli.render import history_table, review_card, turn_detail
+
+    extra = {"media": {"1": {"kind": "photo", "label": "photo"}},
+             "looked": [{"id": 1, "kind": "photo", "label": "photo", "given": "image"}],
+             "context": [{"out": False, "text": "[sticker 😂]"}]}
+    seen = Turn(1, "default", 42, "Alice", 42, "Alice", (1,), "[photo] look at my new bike", "photo", "answered", "",
+                T, reply_text="[b]nice[/b] bike", extra=extra)
+    console = Console(record=True, width=150)
+    console.print(history_table([seen], ZoneInfo("UTC")))
+    console.print(turn_detail(seen, ZoneInfo("UTC")))
+    console.print(review_card(seen, 1, 1, ZoneInfo("UTC")))
+    shown = console.export_text()
+    assert "👁 [photo] look at my new bike" in shown  # not eaten as rich markup
+    assert "1: photo — seen: the image itself" in shown and "contact: [sticker 😂]" in shown
+    assert "[b]nice[/b] bike" in shown

@@ -9,9 +9,7 @@ from pathlib import Path
 from twin.config import Settings
 from twin.errors import TelegramError
 from twin.session.base import Telegram
-from twin.types import Media, Turn, VoiceNote, media_json
-
-__all__ = ["Listened", "VoiceFlow", "media_json", "media_of"]
+from twin.types import Media, Turn, VoiceNote
 from twin.voice.base import SpeechToText, TextToSpeech
 from twin.voice.speech import Spoken, hear, speak, too_big, wants_voice
 
