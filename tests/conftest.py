@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.httpserver import ScriptedServer, scripted_server
+from tests.media.samples import samples  # noqa: F401  (a fixture: real images and videos made with ffmpeg)
 from twin.db.store import Store
 
 SECRET_VARS = ("GEMINI_API_KEY", "OPENAI_API_KEY", "ELEVENLABS_API_KEY", "TWIN_API_HASH", "TWIN_API_ID",

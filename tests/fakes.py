@@ -75,8 +75,10 @@ class FakeLLM:
 
     provider = "fake"
 
-    def __init__(self, *replies: str | None | Exception, model: str = "fake-1", default: str | None = "ok") -> None:
+    def __init__(self, *replies: str | None | Exception, model: str = "fake-1", default: str | None = "ok",
+                 vision: bool = False) -> None:
         self.model = model
+        self.vision = vision  # a vision model sees the prompt's images (Completion.images counts them)
         self.script: list[str | None | Exception] = list(replies)
         self.default = default
         self.prompts: list[Prompt] = []
@@ -91,8 +93,9 @@ class FakeLLM:
             raise reply
         if reply is None:
             return Completion(None, self.provider, self.model, reason="empty response")
+        images = sum(len(m.images) for m in prompt.messages) if self.vision else 0
         return Completion(reply, self.provider, self.model,
-                          tokens_in=len(prompt.system) // 4, tokens_out=len(reply) // 4)
+                          tokens_in=len(prompt.system) // 4, tokens_out=len(reply) // 4, images=images)
 
 
 def provider_500() -> ProviderError:

@@ -17,6 +17,7 @@ from twin.sections import (
     FallbackModel,
     HoursSettings,
     LLMSettings,
+    MediaSettings,
     PersonaSettings,
     RulesSettings,
     Secret,
@@ -30,7 +31,8 @@ from twin.sections import (
 
 # The sections are part of the settings API: `from twin.config import HoursSettings` keeps working.
 __all__ = [
-    "SECTIONS", "HoursSettings", "LLMSettings", "PersonaSettings", "RulesSettings", "STTSettings", "Secret",
+    "SECTIONS", "HoursSettings", "LLMSettings", "MediaSettings", "PersonaSettings", "RulesSettings", "STTSettings",
+    "Secret",
     "ServiceSettings", "Settings", "TTSSettings", "TelegramSettings", "TimingSettings", "load",
 ]
 
@@ -43,6 +45,7 @@ SECTIONS: dict[str, type] = {
     "rules": RulesSettings,
     "stt": STTSettings,
     "tts": TTSSettings,
+    "media": MediaSettings,
     "service": ServiceSettings,
 }
 
@@ -55,6 +58,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "tts.when": ("never", "mirror", "always"),
     "tts.provider": ("elevenlabs", "local"),
     "service.mode": ("auto", "review", "off"),
+    "media.vision": ("auto", "on", "off"),
 }
 
 # Environment names the issue fixes as a contract, beside the generic TWIN_<SECTION>_<KEY>.
@@ -84,6 +88,7 @@ class Settings:
     gemini_api_key: Secret = Secret("")
     openai_api_key: Secret = Secret("")
     elevenlabs_api_key: Secret = Secret("")
+    media: MediaSettings = MediaSettings()  # last, with a default: code that builds Settings by hand keeps working
 
     @property
     def sessions_dir(self) -> Path:

@@ -186,6 +186,16 @@ class TTSSettings:
 
 
 @dataclass(frozen=True)
+class MediaSettings:
+    vision: str = "auto"  # auto (when the model can see images) | on | off: photos and video frames to the model
+    max_side: int = 1024  # images are downscaled to at most this many pixels on their longest side
+    max_images: int = 4  # per turn (an album is one turn); the rest are described in words
+    max_image_mb: float = 10.0  # photos (and images sent as files) larger than this are described, not shown
+    max_video_mb: float = 20.0  # GIFs, videos, round videos: a still frame when at most this big; 0: never
+    timeout_s: float = 30.0  # for one ffmpeg run
+
+
+@dataclass(frozen=True)
 class ServiceSettings:
     mode: str = "auto"  # auto | review | off
     notify_saved: bool = True

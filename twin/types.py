@@ -8,7 +8,8 @@ from typing import Literal
 
 ChatKind = Literal["private", "group", "channel"]
 MessageKind = Literal[
-    "text", "voice", "audio", "video_note", "photo", "video", "sticker", "document", "service", "other"
+    "text", "voice", "audio", "video_note", "photo", "video", "animation", "sticker", "document", "link",
+    "location", "venue", "contact", "poll", "dice", "service", "other",
 ]
 Role = Literal["user", "assistant"]
 Status = Literal[
@@ -25,6 +26,7 @@ class Media:
     mime: str = ""
     size: int = 0
     duration_s: float = 0.0
+    label: str = ""  # one line saying what it is, without brackets: 'sticker 😂', 'file "a.pdf" (PDF, 1.2 MB)'
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,8 @@ class Incoming:
     sender_phone: str | None = None  # only for allow/deny matching; never stored
     mentioned: bool = False
     media: Media | None = None
+    forwarded_from: str = ""  # a forward: who or which chat it comes from ("someone" when hidden)
+    quote: str = ""  # a reply: the part of the replied-to message the contact quoted, when they did
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +76,19 @@ class HistoryMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """An image for a vision model: already downscaled, JPEG (or PNG), as bytes."""
+
+    mime: str
+    data: bytes
+    source: str = ""  # what it shows for the record: "photo", "frame of a video"
+
+
+@dataclass(frozen=True, slots=True)
 class PromptMessage:
     role: Role
     text: str
+    images: tuple[Image, ...] = ()  # shown with the text to a model that can see them
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +109,7 @@ class Completion:
     reason: str = ""
     tokens_in: int = 0
     tokens_out: int = 0
+    images: int = 0  # image parts the model was sent (0: it saw none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +163,26 @@ class Decision:
     pause_until: datetime | None = None  # pause the chat (loop guard) until then
     deferred: bool = False  # outside working hours: answered after opening
     away: bool = False  # outside working hours: answered with the away message
+
+
+def media_json(media: Media) -> dict[str, object]:
+    """A Media as JSON-ready data (stored in a turn's extra["media"])."""
+    found: dict[str, object] = {"kind": media.kind, "mime": media.mime, "size": media.size,
+                                "duration_s": media.duration_s}
+    if media.label:
+        found["label"] = media.label
+    return found
+
+
+def media_from_json(value: object) -> Media | None:
+    """The Media that media_json stored; None for anything else."""
+    if not isinstance(value, dict) or not isinstance(value.get("kind"), str):
+        return None
+    try:
+        return Media(value["kind"], str(value.get("mime", "")), int(value.get("size", 0)),
+                     float(value.get("duration_s", 0.0)), str(value.get("label", "")))
+    except (TypeError, ValueError):
+        return None
 
 
 def turn_json(turn: Turn) -> dict[str, object]:

@@ -205,3 +205,40 @@ def test_adapters_import_no_sdk_until_used() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+async def test_a_photo_reaches_gemini_as_inline_data(server: ScriptedServer, tmp_path) -> None:
+    import base64
+
+    from twin.media.image import prepare_image
+    from twin.types import Image
+
+    source = tmp_path / "photo.png"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1600x1200",
+                    "-frames:v", "1", str(source)], check=True, timeout=60)
+    image = await prepare_image(source.read_bytes())
+    frame = Image("image/jpeg", b"\xff\xd8second", "frame of the video")
+    prompt = Prompt(PROMPT.system, (*PROMPT.messages[:2],
+                                    PromptMessage("user", "[photo] look at my new bike", (image, frame))))
+    server.expect(ROUTE, ok("wow, nice bike!"))
+    completion = await llm(server).complete(prompt)
+
+    assert completion.text == "wow, nice bike!" and completion.images == 2
+    body = server.requests[0].json()
+    *_, last = body["contents"]
+    assert last["role"] == "user"
+    first, second, text = last["parts"]
+    # The SDK (google-genai 3.4) writes inlineData with a snake_case mime_type and URL-safe base64; the
+    # API's JSON parser takes either spelling and either alphabet (its own curl examples use inline_data).
+    for part, data in ((first, image.data), (second, b"\xff\xd8second")):
+        blob = part.get("inlineData") or part["inline_data"]
+        assert (blob.get("mimeType") or blob["mime_type"]) == "image/jpeg"
+        assert base64.urlsafe_b64decode(blob["data"]) == data  # the prepared JPEG, byte for byte
+    assert text == {"text": "[photo] look at my new bike"}
+    assert all(list(p) == ["text"] for c in body["contents"][:-1] for p in c["parts"])
+
+
+async def test_a_prompt_without_images_reports_none_seen(server: ScriptedServer) -> None:
+    server.expect(ROUTE, ok())
+    assert (await llm(server).complete(PROMPT)).images == 0
+    assert GeminiLLM.vision is True

@@ -95,3 +95,18 @@ async def test_the_real_model_replies_in_a_persona() -> None:
     assert (completion.provider, completion.model) == ("local", GGUF_NAME)
     assert completion.tokens_in > 0 and 0 < completion.tokens_out <= 48
     print(f"local reply in {elapsed:.2f}s ({completion.tokens_out} tokens): {completion.text!r}")
+
+
+@needs_local
+@pytest.mark.local_model
+async def test_the_local_model_answers_a_photo_from_its_stand_in_and_sees_no_image() -> None:
+    from twin.types import Image
+
+    image = Image("image/jpeg", b"\xff\xd8 not looked at", "photo")
+    prompt = Prompt(system="You are Alex, replying in a private Telegram chat with Sam. Reply in a few words.",
+                    messages=(PromptMessage("user", "[photo] look at my new bike", (image,)),))
+    model = LocalLLM(max_output_tokens=24)
+    completion = await model.complete(prompt)
+    assert completion.text, completion.reason
+    assert completion.images == 0  # the turn records the photo as not seen
+    assert not getattr(model, "vision", False)

@@ -197,3 +197,35 @@ async def test_timeouts_and_resets_are_retryable(mode: str, expected: str) -> No
 
 def test_repr_hides_the_key() -> None:
     assert KEY not in repr(OpenAIChatLLM(KEY))
+
+
+async def test_a_photo_reaches_openai_as_an_image_url_data_url(server: ScriptedServer, tmp_path) -> None:
+    import base64
+    import subprocess
+
+    from twin.media.image import prepare_image
+
+    source = tmp_path / "photo.jpg"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=2000x1500",
+                    "-frames:v", "1", str(source)], check=True, timeout=60)
+    image = await prepare_image(source.read_bytes())
+    new = PromptMessage("user", "[photo] look at my new bike", (image,))
+    prompt = Prompt(PROMPT.system, (*PROMPT.messages[:2], new))
+    server.expect(ROUTE, ok("wow, nice bike!"))
+    completion = await llm(server).complete(prompt)
+
+    assert completion.text == "wow, nice bike!" and completion.images == 1
+    messages = server.requests[0].json()["messages"]
+    assert messages[1] == {"role": "user", "content": "hi!"}  # text-only turns stay plain strings
+    text, picture = messages[-1]["content"]
+    assert messages[-1]["role"] == "user" and text == {"type": "text", "text": "[photo] look at my new bike"}
+    assert picture["type"] == "image_url"
+    prefix = "data:image/jpeg;base64,"
+    url = picture["image_url"]["url"]
+    assert url.startswith(prefix) and base64.b64decode(url[len(prefix):]) == image.data
+
+
+def test_vision_is_assumed_for_openai_itself_only() -> None:
+    assert OpenAIChatLLM(KEY).vision
+    assert not OpenAIChatLLM(KEY, base_url="http://127.0.0.1:11434/v1").vision
+    assert OpenAIChatLLM(KEY, base_url="http://127.0.0.1:11434/v1", vision=True).vision

@@ -148,7 +148,7 @@ async def test_voice_note(client: TelegramClient) -> None:
 
     got = await event_to_incoming(event, SELF)
     assert got.kind == "voice" and got.text == ""
-    assert got.media == Media(kind="voice", mime="audio/ogg", size=12_345, duration_s=3.0)
+    assert got.media == Media(kind="voice", mime="audio/ogg", size=12_345, duration_s=3.0, label="voice message 0:03")
 
 
 def _doc(mime: str, *attributes: object, **flags: bool) -> types.MessageMediaDocument:
@@ -170,15 +170,16 @@ def _doc(mime: str, *attributes: object, **flags: bool) -> types.MessageMediaDoc
           types.DocumentAttributeImageSize(w=512, h=512)), "sticker"),
     (_doc("application/pdf", types.DocumentAttributeFilename(file_name="a.pdf")), "document"),
     (types.MessageMediaDocument(document=None), "other"),
-    (types.MessageMediaGeo(geo=types.GeoPointEmpty()), "other"),
+    (types.MessageMediaGeo(geo=types.GeoPointEmpty()), "location"),
+    (types.MessageMediaUnsupported(), "other"),
 ])
 def test_kinds(media: object, kind: str) -> None:
     got_kind, got_media = media_of(media)
     assert got_kind == kind
     if kind == "photo":
-        assert got_media == Media("photo", "image/jpeg", 9000)
+        assert got_media == Media("photo", "image/jpeg", 9000, label="photo")
     if kind == "video_note":
-        assert got_media == Media("video_note", "video/mp4", 100, 5.5)
+        assert got_media == Media("video_note", "video/mp4", 100, 5.5, "round video 0:06")
 
 
 def test_reply_to_another_chat_is_not_a_reply_here() -> None:

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from twin.media.describe import media_lines, seen_images
 from twin.types import Turn
 
 if TYPE_CHECKING:
@@ -55,14 +56,17 @@ def history_table(turns: Sequence[Turn], tz: tzinfo, *, page: int = 1, more: boo
     table.add_column("status", no_wrap=True)
     for turn in reversed(turns):
         style = STATUS_STYLE.get(turn.status, "")
-        answer = _short(turn.reply_text, 80) if turn.reply_text else Text(_short(turn.reason, 80), style="dim italic")
+        # Text(...), not str: what people write (and "[photo]" lines) must not be read as rich markup.
+        answer = Text(_short(turn.reply_text, 80)) if turn.reply_text else Text(_short(turn.reason, 80),
+                                                                                 style="dim italic")
         fallback = turn.extra.get("fallback")
         if turn.reply_text and isinstance(fallback, dict):
             answer = Text.assemble(answer, (f" (fallback: {fallback.get('model')})", "dim"))
         incoming = turn.transcript or turn.incoming_text
-        label = f"🎤 {incoming}" if turn.kind in ("voice", "audio", "video_note") else incoming
+        label = f"🎤 {incoming}" if turn.kind in ("voice", "audio", "video_note") and turn.transcript else incoming
+        label = f"👁 {label}" if seen_images(turn) else label
         table.add_row(str(turn.id), turn.received_at.astimezone(tz).strftime("%m-%d %H:%M"),
-                      _short(turn.chat_title or str(turn.chat_id), 18), _short(label, 80), answer,
+                      Text(_short(turn.chat_title or str(turn.chat_id), 18)), Text(_short(label, 80)), answer,
                       Text(turn.status, style=style))
     if not turns:
         table.caption = "no turns" + (" on this page" if page > 1 else " match")
@@ -91,16 +95,20 @@ def turn_detail(turn: Turn, tz: tzinfo) -> RenderableType:
     ]
     for key, value in rows:
         meta.add_row(key, value)
-    parts: list[RenderableType] = [meta, Panel(turn.incoming_text or "-", title="came in", title_align="left")]
+    parts: list[RenderableType] = [meta, Panel(Text(turn.incoming_text or "-"), title="came in", title_align="left")]
     if turn.transcript:
-        parts.append(Panel(turn.transcript, title="transcript", title_align="left"))
-    parts.append(Panel(turn.reply_text or Text(turn.reason or "-", style="dim"), title="twin answered",
+        parts.append(Panel(Text(turn.transcript), title="transcript", title_align="left"))
+    media = media_lines(turn)
+    if media:
+        parts.append(Panel(Text("\n".join(media)), title="media: what the model was given", title_align="left"))
+    parts.append(Panel(Text(turn.reply_text) if turn.reply_text else Text(turn.reason or "-", style="dim"),
+                       title="twin answered",
                        title_align="left", border_style=STATUS_STYLE.get(turn.status, "")))
     for key, title in (("draft", "the twin's draft (edited in review)"), ("drafts", "earlier drafts")):
         kept = turn.extra.get(key)
         if kept:
             shown = "\n".join(f"- {d}" for d in kept) if isinstance(kept, list) else str(kept)
-            parts.append(Panel(shown, title=title, title_align="left", border_style="dim"))
+            parts.append(Panel(Text(shown), title=title, title_align="left", border_style="dim"))
     steps = turn.extra.get("steps")
     if isinstance(steps, dict) and steps:
         parts.append(steps_table(steps, turn.received_at, tz))
@@ -108,10 +116,10 @@ def turn_detail(turn: Turn, tz: tzinfo) -> RenderableType:
     if isinstance(context, list) and context:
         lines = [f"{'owner' if c.get('out') else 'contact'}: {_short(str(c.get('text')), 100)}"
                  for c in context if isinstance(c, dict)]
-        parts.append(Panel("\n".join(lines), title=f"context ({len(lines)} messages)", title_align="left"))
+        parts.append(Panel(Text("\n".join(lines)), title=f"context ({len(lines)} messages)", title_align="left"))
     examples = turn.extra.get("examples")
     if isinstance(examples, list) and examples:
-        parts.append(Panel("\n".join(_example(e) for e in examples), title=f"examples ({len(examples)})",
+        parts.append(Panel(Text("\n".join(_example(e) for e in examples)), title=f"examples ({len(examples)})",
                            title_align="left"))
     return Group(*parts)
 
@@ -271,8 +279,9 @@ def review_card(turn: Turn, position: int, total: int, tz: tzinfo) -> Renderable
     title = f"{position}/{total} · turn {turn.id} · {turn.chat_title or turn.chat_id} · " \
             f"{turn.received_at.astimezone(tz):%a %d %b %H:%M}"
     incoming = turn.transcript or turn.incoming_text
-    return Group(Panel(incoming or "-", title=title, title_align="left"),
-                 Panel(turn.reply_text or Text("(no draft yet)", style="dim"), title="draft", title_align="left",
+    return Group(Panel(Text(incoming or "-"), title=title, title_align="left"),
+                 Panel(Text(turn.reply_text) if turn.reply_text else Text("(no draft yet)", style="dim"),
+                       title="draft", title_align="left",
                        border_style="yellow"))
 
 

@@ -2,27 +2,59 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from twin.cli import base
+from twin.errors import TwinError
+
+MAX_PHOTO_BYTES = 50_000_000
 
 
 @base.sandbox_app.command("say")
 def sandbox_say(
-    ctx: typer.Context, text: str,
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="The message (a caption with --photo).")] = "",
     sender: Annotated[str, typer.Option("--from", help="The contact's name.")] = "Alice",
     owner: Annotated[bool, typer.Option("--owner", help="Write as the owner from another device.")] = False,
     to: Annotated[str | None, typer.Option(help="With --owner: the contact's chat (default: Saved Messages).")] = None,
+    photo: Annotated[Path | None, typer.Option("--photo", help="Send this image file as a photo.")] = None,
+    sticker: Annotated[str | None, typer.Option("--sticker", help="Send a sticker with this emoji.")] = None,
 ) -> None:
     """Write to the twin as a sandbox contact (or, with --owner, as you from your phone)."""
     from twin.service.app import sandbox_world
 
+    if photo is not None and sticker is not None:
+        raise TwinError("send either --photo or --sticker, not both")
+    if owner and (photo is not None or sticker is not None):
+        raise TwinError("--photo and --sticker are for contacts (leave out --owner)")
+    if not text.strip() and photo is None and not sticker:
+        raise TwinError("nothing to say: give a text, --photo FILE or --sticker EMOJI")
     world = sandbox_world(base.settings(ctx))
-    event = world.owner_says(text, to=to) if owner else world.say(sender, text)
+    media: dict[str, Any] | None = None
+    if photo is not None:
+        media = world.store_photo(_read_photo(photo), photo.name)
+    elif sticker:
+        media = world.sticker(sticker)
+    event = world.owner_says(text, to=to) if owner else world.say(sender, text, media=media)
     who = f"owner -> {to or 'Saved Messages'}" if owner else f"{sender} -> owner"
-    typer.echo(f"{who}: message {event['id']}")
+    what = f" ({media['label']})" if media else ""
+    typer.echo(f"{who}: message {event['id']}{what}")
+
+
+def _read_photo(path: Path) -> bytes:
+    """The photo file's bytes; a missing, empty or huge file is one clear error line."""
+    try:
+        size = path.stat().st_size
+        if not path.is_file():
+            raise TwinError(f"--photo {path}: not a file")
+        if size == 0 or size > MAX_PHOTO_BYTES:
+            raise TwinError(f"--photo {path}: {size} bytes (an image of 1 byte to {MAX_PHOTO_BYTES // 10**6} MB)")
+        return path.read_bytes()
+    except OSError as exc:
+        raise TwinError(f"--photo {path}: {exc.strerror or exc}") from None
 
 
 @base.sandbox_app.command("log")
@@ -35,5 +67,7 @@ def sandbox_log(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1)] =
         if event["dir"] not in names:
             continue  # a re-send Telegram dropped as a duplicate
         who = names[event["dir"]] or event.get("name", "")
-        body = event.get("text") or f"[voice {event.get('voice_s', 0)} s]"
+        media = event.get("media")
+        label = f"[{media.get('label') or media.get('kind')}]" if isinstance(media, dict) else ""
+        body = " ".join(x for x in (label, event.get("text", "")) if x) or f"[voice {event.get('voice_s', 0)} s]"
         typer.echo(f"{event['id']:>5} {event['chat']:>7} {who:>10}: {body}")

@@ -194,6 +194,12 @@ class Store:
             return bool(s.scalar(sa.select(MessageRow.outgoing).where(
                 MessageRow.account == account, MessageRow.chat_id == chat_id, MessageRow.message_id == message_id)))
 
+    def message_text(self, account: str, chat_id: int, message_id: int) -> str | None:
+        """The stored text of one chat message (None when the twin never saw it)."""
+        with self.session() as s:
+            return s.scalar(sa.select(MessageRow.text).where(
+                MessageRow.account == account, MessageRow.chat_id == chat_id, MessageRow.message_id == message_id))
+
     # --- chat messages ----------------------------------------------------------------
     def add_messages(self, account: str, chat_id: int, messages: Iterable[HistoryMessage]) -> None:
         """Remember chat messages; ones already stored are left as they are."""

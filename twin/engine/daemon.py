@@ -10,6 +10,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from twin.backoff import Backoff
@@ -21,9 +22,9 @@ from twin.engine.pipeline import TAKEOVER, Pipeline
 from twin.engine.queue import ReplyQueue
 from twin.engine.rules import ChatContext, decide, mode_of
 from twin.errors import Disconnected
+from twin.media.describe import shown_text
 from twin.session.base import Telegram
-from twin.types import HistoryMessage, Incoming, Me
-from twin.voice.flow import media_json
+from twin.types import HistoryMessage, Incoming, Me, media_json
 
 log = logging.getLogger("twin.daemon")
 OwnerCommand = Callable[[str], str | None]
@@ -180,6 +181,10 @@ class Daemon:
             extra["deferred"] = True
         if message.media is not None:
             extra["media"] = {str(message.message_id): media_json(message.media)}
+        # The turn (and the chat's stored messages) hold what came in, in words: "[photo] caption", the quote.
+        replied = self.store.message_text(self.account, message.chat_id, message.reply_to) \
+            if message.reply_to is not None and not message.quote else None
+        message = replace(message, text=shown_text(message, replied or ""))
         if decision.away:
             _, change = next_change(self.hours, now)
             extra.update(away=True, period=change.isoformat(timespec="minutes") if change else "later")

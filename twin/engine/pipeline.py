@@ -24,6 +24,7 @@ from twin.engine.sender import Outcome, SendGate, send_parts, split_message
 from twin.engine.timing import Timing, human_parts, plan
 from twin.errors import ConfigError, ProviderError, TelegramError
 from twin.llm.chain import Unavailable
+from twin.media.look import Looked, look, media_in
 from twin.session.base import Action, Telegram
 from twin.types import HistoryMessage, Turn, VoiceNote
 from twin.voice.flow import VoiceFlow
@@ -188,9 +189,10 @@ class Pipeline:
         """Ask the responder; a draft to type, or why there is none."""
         turn = work.turn
         history = await self.context(turn)
+        looked = await self._look(turn)
         try:
             draft = await self.responder.draft(history, text, contact=turn.sender_name or turn.chat_title,
-                                               chat_id=turn.chat_id)
+                                               chat_id=turn.chat_id, images=looked.images)
         except Unavailable as exc:
             log.info("turn %s waits for the model: %s", turn.id, exc)
             work.extra["model_waits"] = int(str(work.extra.get("model_waits", 0))) + 1
@@ -198,12 +200,16 @@ class Pipeline:
             return _Outcome(wait.status, wait.reason, due_at=wait.due_at)
         except (ProviderError, ConfigError) as exc:
             log.warning("turn %s failed: %s", turn.id, exc)
+            if looked.notes:
+                work.extra["looked"] = looked.record(None)
             return _Outcome("failed", f"model failed: {exc}" if isinstance(exc, ProviderError) else str(exc))
         self.outages.news(turn.id)  # a model that was down answered: release the others now, spread out
         if draft.completion is not None:
             c = draft.completion
             work.fields = {"provider": c.provider, "model": c.model, "tokens_in": c.tokens_in,
                            "tokens_out": c.tokens_out}
+        if looked.notes:
+            work.extra["looked"] = looked.record(draft.completion)
         if draft.fallback:
             work.extra["fallback"] = {"model": draft.fallback, "why": draft.fallback_why}
             if draft.status == "answered":
@@ -219,6 +225,19 @@ class Pipeline:
             self.notices.append(f"Draft for {turn.sender_name or turn.chat_id} waits for you: twin review")
             return _Outcome("review", draft.reason or "draft waiting for the owner (twin review)", draft.text)
         return _Outcome.send(draft.text)
+
+    async def _look(self, turn: Turn) -> Looked:
+        """Photos and video frames for a model that can see them; the rest of the media stays words."""
+        media = media_in(turn.extra)
+        if not media:
+            return Looked()
+        llm = self.responder.llm
+
+        async def download(message_id: int, max_bytes: int) -> bytes:
+            return await self.telegram.download(turn.chat_id, message_id, max_bytes)
+
+        return await look(media, download, self.settings.media, model_sees=bool(getattr(llm, "vision", False)),
+                          model=f"{llm.provider} {llm.model}")
 
     async def _type(self, work: _Work, text: str) -> _Outcome:
         """Show "typing…" for as long as a person would need (nothing for a voice reply)."""

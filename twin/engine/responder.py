@@ -22,7 +22,7 @@ from twin.persona.notes import ChatNote, chat_note
 from twin.persona.profile import Persona, load_persona, named_persona_path
 from twin.persona.prompt import PromptParts, assemble_prompt, build_prompt, chat_prompt
 from twin.persona.style import profile_for
-from twin.types import Completion, HistoryMessage, Prompt
+from twin.types import Completion, HistoryMessage, Image, Prompt
 
 if TYPE_CHECKING:
     from twin.db.store import Store
@@ -93,17 +93,20 @@ class Responder:
         return str(self._chat_style(chat_id).get("language") or self.persona.language or "") or None
 
     def _prompt(self, persona: Persona, history: Sequence[HistoryMessage], text: str, contact: str,
-                chat_id: int | None, note: ChatNote | None) -> PromptParts:
+                chat_id: int | None, note: ChatNote | None, images: Sequence[Image] = ()) -> PromptParts:
         options = self.settings.persona
         if self.store is not None and chat_id is not None:
             return chat_prompt(self.store, self.settings.account, options, persona, history, text, chat_id=chat_id,
-                               contact=contact, profile=self.profile, note=note)
+                               contact=contact, profile=self.profile, note=note, images=images)
         return assemble_prompt(persona, history, text, contact=contact, profile=self.profile,
-                               budget=options.prompt_tokens, disclose_ai=options.disclose_ai)
+                               budget=options.prompt_tokens, disclose_ai=options.disclose_ai, images=images)
 
     async def draft(self, history: Sequence[HistoryMessage], text: str, *, contact: str,
-                    chat_id: int | None = None) -> Draft:
-        """A draft reply to `text` given the chat's earlier messages; ProviderError when the model fails."""
+                    chat_id: int | None = None, images: Sequence[Image] = ()) -> Draft:
+        """A draft reply to `text` given the chat's earlier messages; ProviderError when the model fails.
+
+        `images` (photos, video frames) go with the new message to a model that can see them.
+        """
         limit = self.settings.rules.max_incoming_chars
         if len(text) > limit:
             text = text[:limit] + f"\n[… {len(text) - limit} more characters not shown]"
@@ -117,7 +120,7 @@ class Responder:
             return Draft(screen.reply, "answered", screen.reason, NO_PROMPT)
         if screen.action == "defer":
             return Draft(screen.reply, "needs_owner", screen.reason, NO_PROMPT)
-        parts = self._prompt(persona, history, text, contact, chat_id, note)
+        parts = self._prompt(persona, history, text, contact, chat_id, note, images)
         answer = await self.chain.answer(parts.prompt)
         draft = self._judge(answer.completion, parts, policy, persona, text, address, screen.prefix)
         return replace(draft, fallback=answer.fallback, fallback_why=answer.why) if answer.fallback else draft

@@ -13,6 +13,8 @@ from twin.types import Decision, Incoming
 
 TELEGRAM_SERVICE_ID = 777000
 VOICE_KINDS = frozenset({"voice", "audio", "video_note"})
+HEARD_ONLY = frozenset({"voice", "audio"})  # answered only when heard (speech-to-text)
+UNANSWERED_KINDS = frozenset({"service", "other"})  # nothing to answer from (unless a caption says it)
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,15 @@ def who(message: Incoming, settings: Settings, ctx: ChatContext, now: datetime) 
         return "muted chat (rules.skip_muted)"
     if ctx.archived and rules.skip_archived and not allowed:
         return "archived chat (rules.skip_archived)"
-    heard = ctx.voice_enabled and message.kind in VOICE_KINDS
-    if message.kind != "text" and not heard:
-        return f"{message.kind.replace('_', ' ')} messages are not answered"
+    return _kind_refusal(message, ctx)
+
+
+def _kind_refusal(message: Incoming, ctx: ChatContext) -> str | None:
+    """Photos, stickers, files, places... are answered from their description; voice only when heard."""
+    if message.kind in HEARD_ONLY and not ctx.voice_enabled:
+        return f"{message.kind} messages are not answered"
+    if message.kind in UNANSWERED_KINDS and not message.text.strip():
+        return f"{message.kind} messages are not answered"
     if message.kind == "text" and not message.text.strip():
         return "no text"
     return None

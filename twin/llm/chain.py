@@ -66,6 +66,7 @@ class ModelChain:
         self.recovered = False  # set when a model that was down answered: waiting turns may go
         self.provider = self.models[0].llm.provider  # the LLM protocol names the primary
         self.model = self.models[0].llm.model
+        self.vision = bool(getattr(self.models[0].llm, "vision", False))  # images are prepared for the primary
 
     async def complete(self, prompt: Prompt) -> Completion:
         """The LLM protocol: the answering model's completion."""

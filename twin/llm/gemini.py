@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from twin.errors import ConfigError, ProviderError
 from twin.llm.errors import http_error, one_line, transport_error, unexpected_error
-from twin.types import Completion, Prompt
+from twin.types import Completion, Prompt, PromptMessage
 
 if TYPE_CHECKING:
     from google import genai
@@ -20,6 +20,7 @@ class GeminiLLM:
     """Gemini through google-genai; the SDK is imported on first use, not at import time."""
 
     provider = PROVIDER
+    vision = True  # every Gemini chat model takes images (inline_data parts)
 
     def __init__(
         self,
@@ -70,9 +71,10 @@ class GeminiLLM:
 
         client = self._get_client()
         contents = [
-            types.Content(role="model" if m.role == "assistant" else "user", parts=[types.Part(text=m.text)])
+            types.Content(role="model" if m.role == "assistant" else "user", parts=_parts(m))
             for m in prompt.messages
         ]
+        images = sum(len(m.images) for m in prompt.messages)
         config = types.GenerateContentConfig(
             system_instruction=prompt.system or None,
             temperature=self._temperature,
@@ -93,9 +95,9 @@ class GeminiLLM:
                 raise known from None
             # Kept chained: an unknown failure is a bug to debug, and its traceback helps.
             raise unexpected_error(PROVIDER, exc, secrets=secrets) from exc
-        return self._completion(response)
+        return self._completion(response, images)
 
-    def _completion(self, response: genai_types.GenerateContentResponse) -> Completion:
+    def _completion(self, response: genai_types.GenerateContentResponse, images: int = 0) -> Completion:
         usage = response.usage_metadata
         tokens_in = tokens_out = 0
         if usage is not None:
@@ -104,7 +106,7 @@ class GeminiLLM:
             tokens_out = (usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)
 
         def done(text: str | None, reason: str = "") -> Completion:
-            return Completion(text, PROVIDER, self.model, reason, tokens_in, tokens_out)
+            return Completion(text, PROVIDER, self.model, reason, tokens_in, tokens_out, images)
 
         feedback = response.prompt_feedback
         if feedback is not None and feedback.block_reason:
@@ -123,6 +125,14 @@ class GeminiLLM:
             # A reply cut at max_output_tokens is still sent; the reason keeps it visible.
             return done(text, f"finish: {finish}" if unusual else "")
         return done(None, f"finish: {finish}" if unusual else "empty response")
+
+
+def _parts(message: PromptMessage) -> list[genai_types.Part]:
+    """A message's parts: its images first (as inline_data: bytes and MIME type), then its text."""
+    from google.genai import types
+
+    parts = [types.Part(inline_data=types.Blob(data=image.data, mime_type=image.mime)) for image in message.images]
+    return [*parts, types.Part(text=message.text)]
 
 
 def _api_error(exc: BaseException, secrets: tuple[str, ...]) -> ProviderError:

@@ -8,15 +8,16 @@ would hide the mistake; a 404 error says to check the base_url instead.
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING
 
 from twin.errors import ProviderError
 from twin.llm.errors import http_error, transport_error, unexpected_error
-from twin.types import Completion, Prompt
+from twin.types import Completion, Prompt, PromptMessage
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
-    from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+    from openai.types.chat import ChatCompletion, ChatCompletionContentPartParam, ChatCompletionMessageParam
 
 PROVIDER = "openai"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -38,12 +39,15 @@ class OpenAIChatLLM:
         timeout_s: float = 60,
         temperature: float = 0.7,
         max_output_tokens: int = 512,
+        vision: bool | None = None,
     ) -> None:
         self.model = model
         self._api_key = api_key
         # Passed explicitly even for OpenAI itself, so the SDK never falls back to OPENAI_BASE_URL
         # from the environment: settings are resolved once, in twin.config.
         self._base_url = base_url or OPENAI_URL
+        # OpenAI's own chat models take images; a compatible server's model may not (media.vision = on to try).
+        self.vision = (self._base_url.rstrip("/") == OPENAI_URL) if vision is None else vision
         self._timeout_s = timeout_s
         self._temperature = temperature
         self._max_output_tokens = max_output_tokens
@@ -76,8 +80,11 @@ class OpenAIChatLLM:
         for m in prompt.messages:
             if m.role == "assistant":
                 messages.append({"role": "assistant", "content": m.text})
+            elif m.images:
+                messages.append({"role": "user", "content": _content(m)})
             else:
                 messages.append({"role": "user", "content": m.text})
+        images = sum(len(m.images) for m in prompt.messages if m.role == "user")
         secrets = (self._api_key,)
         try:
             # max_tokens rather than max_completion_tokens: every compatible server knows it.
@@ -100,15 +107,15 @@ class OpenAIChatLLM:
                 raise known from None
             # Kept chained: an unknown failure is a bug to debug, and its traceback helps.
             raise unexpected_error(PROVIDER, exc, secrets=secrets) from exc
-        return self._completion(completion)
+        return self._completion(completion, images)
 
-    def _completion(self, completion: ChatCompletion) -> Completion:
+    def _completion(self, completion: ChatCompletion, images: int = 0) -> Completion:
         usage = completion.usage
         tokens_in = usage.prompt_tokens or 0 if usage is not None else 0
         tokens_out = usage.completion_tokens or 0 if usage is not None else 0
 
         def done(text: str | None, reason: str = "") -> Completion:
-            return Completion(text, PROVIDER, self.model, reason, tokens_in, tokens_out)
+            return Completion(text, PROVIDER, self.model, reason, tokens_in, tokens_out, images)
 
         if not completion.choices:
             return done(None, "empty response")
@@ -125,6 +132,15 @@ class OpenAIChatLLM:
             # A reply cut at max_tokens is still sent; the reason keeps it visible.
             return done(text, "finish: length" if finish == "length" else "")
         return done(None, f"finish: {finish}" if finish not in ("", "stop") else "empty response")
+
+
+def _content(message: PromptMessage) -> list[ChatCompletionContentPartParam]:
+    """A user message with images: its text part, then each image as a base64 data: URL."""
+    parts: list[ChatCompletionContentPartParam] = [{"type": "text", "text": message.text}]
+    for image in message.images:
+        url = f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
 
 
 def _detail(body: object) -> str:

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from twin.config import PersonaSettings
 from twin.db.store import Store
+from twin.media.describe import media_rule
 from twin.persona.examples import Example, similar_exchanges
 from twin.persona.profile import Persona
 from twin.persona.style import summary_lines
-from twin.types import HistoryMessage, Prompt, PromptMessage, Role
+from twin.types import HistoryMessage, Image, Prompt, PromptMessage, Role
 
 if TYPE_CHECKING:
     from twin.persona.notes import ChatNote
@@ -36,6 +37,7 @@ KEEP_HISTORY = 4
 KEEP_EXAMPLES = 2
 KEEP_PROFILE = 3
 EXAMPLE_CHARS = 400  # of each side of an example
+IMAGE_TOKENS = 520  # a rough estimate per image (Gemini bills 258 per 768 px tile; 1024x768 is about two)
 TRIM_ORDER = ("history", "examples", "profile", "history", "examples", "profile", "notes")
 _KEEPS = (KEEP_HISTORY, KEEP_EXAMPLES, KEEP_PROFILE, 0, 0, 0, 0)
 _TAGS = re.compile(r"<(?=\s*/?\s*(?:contact_message|example|examples|style|chat_notes|system)\b)", re.IGNORECASE)
@@ -96,7 +98,8 @@ class PromptParts:
     protected: str = ""  # instructions a reply must never repeat: the core without the shareable facts
 
 
-def _turns(history: Sequence[HistoryMessage], new_text: str, delimit: bool) -> tuple[PromptMessage, ...]:
+def _turns(history: Sequence[HistoryMessage], new_text: str, delimit: bool,
+           images: Sequence[Image] = ()) -> tuple[PromptMessage, ...]:
     turns: list[PromptMessage] = []
     for message in [*history, None]:
         role: Role = "user" if message is None or not message.outgoing else "assistant"
@@ -107,10 +110,12 @@ def _turns(history: Sequence[HistoryMessage], new_text: str, delimit: bool) -> t
             turns[-1] = PromptMessage(role, f"{turns[-1].text}\n{text}")
         else:
             turns.append(PromptMessage(role, text))
-    if not delimit:
-        return tuple(turns)
-    return tuple(PromptMessage(t.role, f"<contact_message>\n{neutralise(t.text)}\n</contact_message>")
-                 if t.role == "user" else t for t in turns)
+    if delimit:
+        turns = [PromptMessage(t.role, f"<contact_message>\n{neutralise(t.text)}\n</contact_message>")
+                 if t.role == "user" else t for t in turns]
+    if images and turns and turns[-1].role == "user":
+        turns[-1] = PromptMessage("user", turns[-1].text, tuple(images))  # the new message's photos
+    return tuple(turns)
 
 
 def _example_block(example: Example) -> str:
@@ -133,16 +138,23 @@ def _system(core: str, profile: Sequence[str], notes: Sequence[str], examples: S
 
 def prompt_tokens(prompt: Prompt) -> int:
     """The estimated tokens of a whole prompt."""
-    return estimate_tokens(prompt.system) + sum(estimate_tokens(m.text) for m in prompt.messages)
+    return estimate_tokens(prompt.system) + sum(estimate_tokens(m.text) + IMAGE_TOKENS * len(m.images)
+                                                 for m in prompt.messages)
 
 
 def assemble_prompt(
     persona: Persona, history: Sequence[HistoryMessage], new_text: str, *, contact: str = "",
     chat_id: int | None = None, profile: Mapping[str, Any] | None = None, notes: Sequence[str] = (),
     examples: Sequence[Example] = (), budget: int | None = None, delimit: bool = True, disclose_ai: str = "",
+    images: Sequence[Image] = (),
 ) -> PromptParts:
-    """The full prompt within `budget` tokens (None: no limit), trimmed in TRIM_ORDER; examples best first."""
+    """The full prompt within `budget` tokens (None: no limit), trimmed in TRIM_ORDER; examples best first.
+
+    `images` go with the new message, for a model that can see them (the text says what they are).
+    """
     core = system_instruction(persona, contact, delimit=delimit, disclose_ai=disclose_ai)
+    rule = media_rule("\n".join([*(m.text for m in history if not m.outgoing), new_text]), len(images))
+    core = f"{core}\n{rule}" if rule else core
     pieces: dict[str, list[Any]] = {
         "history": list(history), "examples": list(examples),
         "profile": summary_lines(profile or {}, chat_id), "notes": [n for n in notes if n.strip()],
@@ -151,7 +163,7 @@ def assemble_prompt(
 
     def render() -> Prompt:
         system = _system(core, pieces["profile"], pieces["notes"], pieces["examples"])
-        return Prompt(system=system, messages=_turns(pieces["history"], new_text, delimit))
+        return Prompt(system=system, messages=_turns(pieces["history"], new_text, delimit, images))
 
     prompt = render()
     for name, keep in zip(TRIM_ORDER, _KEEPS, strict=True):
@@ -172,7 +184,7 @@ def assemble_prompt(
 def chat_prompt(
     store: Store, account: str, settings: PersonaSettings, persona: Persona, history: Sequence[HistoryMessage],
     new_text: str, *, chat_id: int, contact: str = "", profile: Mapping[str, Any] | None = None,
-    note: ChatNote | None | Literal["read"] = "read",
+    note: ChatNote | None | Literal["read"] = "read", images: Sequence[Image] = (),
 ) -> PromptParts:
     """The pipeline's prompt for one reply: the chat's notes, its k most similar past exchanges, the budget.
 
@@ -184,7 +196,7 @@ def chat_prompt(
     examples = similar_exchanges(store, account, chat_id, new_text, settings.examples, held_out=settings.held_out)
     return assemble_prompt(persona, history, new_text, contact=contact, chat_id=chat_id, profile=profile,
                            notes=notes_for(persona, chat_id, stored), examples=examples,
-                           budget=settings.prompt_tokens, disclose_ai=settings.disclose_ai)
+                           budget=settings.prompt_tokens, disclose_ai=settings.disclose_ai, images=images)
 
 
 def build_prompt(

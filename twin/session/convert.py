@@ -13,7 +13,10 @@ from telethon import utils
 from telethon.tl import types
 
 from twin.session.base import Dialog
-from twin.types import ChatKind, HistoryMessage, Incoming, Me, Media, MessageKind
+from twin.session.media import media_of
+from twin.types import ChatKind, HistoryMessage, Incoming, Me
+
+__all__ = ["event_to_incoming", "media_of", "sent_message_id", "to_dialog", "to_history", "to_incoming", "to_me"]
 
 ARCHIVE_FOLDER = 1
 
@@ -67,46 +70,6 @@ def sender_id(message: Any, self_id: int) -> int:
     return int(utils.get_peer_id(message.peer_id))
 
 
-def _document_kind(media: Any, document: Any) -> tuple[MessageKind, float]:
-    """The kind of a document message from its attributes, and its duration in seconds."""
-    attributes = list(document.attributes or [])
-    if any(isinstance(a, types.DocumentAttributeSticker) for a in attributes):
-        return "sticker", 0.0
-    for attr in attributes:
-        if isinstance(attr, types.DocumentAttributeAudio):
-            return ("voice" if attr.voice or media.voice else "audio"), float(attr.duration or 0)
-        if isinstance(attr, types.DocumentAttributeVideo):
-            return ("video_note" if attr.round_message or media.round else "video"), float(attr.duration or 0)
-    if media.voice:
-        return "voice", 0.0
-    if media.round:
-        return "video_note", 0.0
-    return ("video" if media.video else "document"), 0.0
-
-
-def _photo_size(photo: Any) -> int:
-    """Bytes of the largest stored size of a photo (0 when unknown)."""
-    best = 0
-    for size in getattr(photo, "sizes", None) or []:
-        best = max(best, int(getattr(size, "size", 0) or 0), *(int(s) for s in getattr(size, "sizes", None) or [0]))
-    return best
-
-
-def media_of(media: Any) -> tuple[MessageKind, Media | None]:
-    """The message kind and, for photos and documents, what a download needs to know."""
-    if media is None or isinstance(media, types.MessageMediaEmpty | types.MessageMediaWebPage):
-        return "text", None  # a link preview is still a text message
-    if isinstance(media, types.MessageMediaPhoto):
-        return "photo", Media("photo", "image/jpeg", _photo_size(media.photo))
-    if isinstance(media, types.MessageMediaDocument):
-        document = media.document
-        if not isinstance(document, types.Document):
-            return "other", None  # expired self-destructing media
-        kind, duration = _document_kind(media, document)
-        return kind, Media(kind, str(document.mime_type or ""), int(document.size or 0), duration)
-    return "other", None  # geo, contact, poll, dice, game, story, ...
-
-
 def reply_to_id(message: Any) -> int | None:
     """The id of the message in this chat that this one answers, if any."""
     header = message.reply_to
@@ -119,6 +82,39 @@ def reply_to_id(message: Any) -> int | None:
     ):
         return None  # a reply to a message of another chat: its id means nothing here
     return int(header.reply_to_msg_id)
+
+
+def quote_text(message: Any) -> str:
+    """The part of the replied-to message the sender selected as a quote, if they did."""
+    header = message.reply_to
+    if not isinstance(header, types.MessageReplyHeader):
+        return ""
+    return str(header.quote_text or "")
+
+
+def forwarded_from(message: Any, origin: Any = None) -> str:
+    """Who a forwarded message comes from: the original author's or chat's name when known."""
+    header = getattr(message, "fwd_from", None)
+    if header is None:
+        return ""
+    if header.from_name:
+        return str(header.from_name)  # an account that hides itself in forwards
+    name = display_name(origin)
+    if name and header.post_author:
+        return f"{name} ({header.post_author})"
+    if name:
+        return name
+    if isinstance(header.from_id, types.PeerChannel):
+        return "a channel"
+    return "someone"
+
+
+def _origin(message: Any) -> Any:
+    """The forward's original author or chat, from the entities Telegram sent with the update."""
+    forward = getattr(message, "forward", None)  # set by Telethon when it finishes the message
+    if forward is None:
+        return None
+    return forward.sender or forward.chat
 
 
 def to_incoming(message: Any, *, self_id: int, sender: Any = None, chat: Any = None) -> Incoming:
@@ -149,6 +145,8 @@ def to_incoming(message: Any, *, self_id: int, sender: Any = None, chat: Any = N
         sender_phone=str(sender.phone) if isinstance(sender, types.User) and sender.phone else None,
         mentioned=bool(message.mentioned),
         media=media,
+        forwarded_from="" if service else forwarded_from(message, _origin(message)),
+        quote="" if service else quote_text(message),
     )
 
 

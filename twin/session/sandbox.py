@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import json
+import mimetypes
 import os
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -20,9 +22,10 @@ from typing import Any
 
 from twin.errors import AuthError, CodeInvalid, PhoneInvalid, TelegramError
 from twin.session.base import Action, CodeSent, Dialog
-from twin.types import HistoryMessage, Incoming, Me, VoiceNote
+from twin.types import HistoryMessage, Incoming, Me, Media, VoiceNote, media_from_json
 
 SANDBOX_CODE = "12345"
+IMAGE_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG", "image/png"), (b"GIF8", "image/gif"))
 OWNER = Me(id=1, name="Sandbox Owner", username="owner")
 
 
@@ -87,11 +90,42 @@ class SandboxWorld:
                 os.fsync(fh.fileno())
         return event
 
-    def say(self, name: str, text: str, *, bot: bool = False, date: datetime | None = None) -> dict[str, Any]:
-        """A contact writes to the owner."""
+    def say(self, name: str, text: str, *, bot: bool = False, date: datetime | None = None,
+            media: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A contact writes to the owner (with media: what store_photo or sticker made)."""
         when = (date or datetime.now(UTC)).isoformat()
         event = {"dir": "in", "chat": contact_id(name), "name": name, "text": text, "date": when, "bot": bot}
+        if media:
+            event["media"] = media
         return self.append(event)
+
+    def store_photo(self, data: bytes, file_name: str = "") -> dict[str, Any]:
+        """Keep a photo's bytes in the sandbox (media/<hash>) for download(); the event's media field."""
+        mime = next((m for magic, m in IMAGE_MAGIC if data.startswith(magic)), "")
+        if not mime and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            mime = "image/webp"
+        mime = mime or mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+        name = f"media/{hashlib.sha256(data).hexdigest()[:20]}"
+        folder = self.root / "media"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f"{name}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, self.root / name)
+        return {"kind": "photo", "mime": mime, "size": len(data), "label": "photo", "file": name}
+
+    @staticmethod
+    def sticker(emoji: str) -> dict[str, Any]:
+        """The media field of a sticker event: its emoji is all a contact's sticker says."""
+        return {"kind": "sticker", "mime": "image/webp", "size": 0, "label": f"sticker {emoji}".strip()}
+
+    def media_bytes(self, event: dict[str, Any]) -> bytes | None:
+        """The stored bytes of an event's media, if it has any."""
+        media = event.get("media")
+        name = media.get("file") if isinstance(media, dict) else None
+        if not isinstance(name, str) or "/" not in name or ".." in name:
+            return None
+        path = self.root / name
+        return path.read_bytes() if path.is_file() else None
 
 
     def owner_says(self, text: str, *, to: str | None = None) -> dict[str, Any]:
@@ -104,11 +138,13 @@ class SandboxWorld:
 
 def _incoming(event: dict[str, Any]) -> Incoming:
     own = event["dir"] == "own"
+    media: Media | None = media_from_json(event.get("media"))
     return Incoming(
         chat_id=event["chat"], message_id=event["id"], sender_id=OWNER.id if own else event["chat"],
         date=datetime.fromisoformat(event["date"]), text=event["text"], chat_title=event["name"],
         sender_name=OWNER.name if own else event["name"], sender_is_bot=bool(event.get("bot")),
         sender_is_contact=not own, outgoing=own, sender_is_self=own,
+        kind=media.kind if media else "text", media=media,
     )
 
 
@@ -190,7 +226,13 @@ class SandboxTelegram:
         return [Dialog(chat_id, name, "private") for chat_id, name in list(names.items())[:limit]]
 
     async def download(self, chat_id: int, message_id: int, max_bytes: int) -> bytes:
-        raise TelegramError("the sandbox has no media")
+        event = next((e for e in self.world.events() if e["id"] == message_id and e.get("chat") == chat_id), None)
+        data = self.world.media_bytes(event) if event is not None else None
+        if data is None:
+            raise TelegramError(f"message {message_id} in chat {chat_id} has no downloadable media")
+        if len(data) > max_bytes:
+            raise TelegramError(f"media is {len(data)} bytes, over the {max_bytes} byte limit")
+        return data
 
     # --- LoginClient --------------------------------------------------------------------
     async def connect(self) -> None:

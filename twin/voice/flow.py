@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from twin.config import Settings
 from twin.errors import TelegramError
@@ -44,10 +43,6 @@ def media_of(turn: Turn) -> dict[int, Media]:
     return found
 
 
-def media_json(media: Media) -> dict[str, Any]:
-    return {"kind": media.kind, "mime": media.mime, "size": media.size, "duration_s": media.duration_s}
-
-
 class VoiceFlow:
     """Speech-to-text for incoming notes and text-to-speech for replies, over the two seams."""
 
@@ -59,6 +54,8 @@ class VoiceFlow:
     async def listen(self, telegram: Telegram, turn: Turn, language: str | None) -> Listened:
         """Download and transcribe each note of the turn; the text parts are kept in order."""
         notes = media_of(turn)
+        if self.stt is None:  # a round video is still answered, from its frame and description
+            notes = {k: m for k, m in notes.items() if m.kind != "video_note"}
         if not notes:
             return Listened(turn.incoming_text)
         if self.stt is None:
