@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from twin.errors import ConfigError, ProviderError
 from twin.llm.errors import http_error, one_line, transport_error, unexpected_error
-from twin.types import Completion, Prompt
+from twin.types import CHOICE_SCHEMA, Completion, Prompt
 
 if TYPE_CHECKING:
     from google import genai
@@ -20,6 +20,7 @@ class GeminiLLM:
     """Gemini through google-genai; the SDK is imported on first use, not at import time."""
 
     provider = PROVIDER
+    structured = True  # honours Prompt.structured: JSON of CHOICE_SCHEMA (responseJsonSchema)
 
     def __init__(
         self,
@@ -80,6 +81,8 @@ class GeminiLLM:
             candidate_count=1,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
+        if prompt.structured:  # reply / react / nothing as one JSON object
+            config.response_mime_type, config.response_json_schema = "application/json", CHOICE_SCHEMA
         secrets = (self._api_key,)
         try:
             response = await client.aio.models.generate_content(

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING
 
 from twin.errors import ProviderError
 from twin.llm.errors import http_error, transport_error, unexpected_error
-from twin.types import Completion, Prompt
+from twin.types import CHOICE_SCHEMA, Completion, Prompt
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
     from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+    from openai.types.shared_params import ResponseFormatJSONSchema
 
 PROVIDER = "openai"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -29,6 +30,7 @@ class OpenAIChatLLM:
     """Chat completions through the openai SDK, imported on first use."""
 
     provider = PROVIDER
+    structured = True  # honours Prompt.structured: response_format json_schema of CHOICE_SCHEMA
 
     def __init__(
         self,
@@ -86,6 +88,7 @@ class OpenAIChatLLM:
                 messages=messages,
                 temperature=self._temperature,
                 max_tokens=self._max_output_tokens,
+                response_format=_response_format(prompt) if prompt.structured else openai.omit,
             )
         except openai.APIStatusError as exc:
             raise http_error(
@@ -125,6 +128,11 @@ class OpenAIChatLLM:
             # A reply cut at max_tokens is still sent; the reason keeps it visible.
             return done(text, "finish: length" if finish == "length" else "")
         return done(None, f"finish: {finish}" if finish not in ("", "stop") else "empty response")
+
+
+def _response_format(prompt: Prompt) -> ResponseFormatJSONSchema:
+    """Reply / react / nothing as one JSON object (strict: every field present)."""
+    return {"type": "json_schema", "json_schema": {"name": "choice", "schema": CHOICE_SCHEMA, "strict": True}}
 
 
 def _detail(body: object) -> str:
