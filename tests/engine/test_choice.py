@@ -243,3 +243,32 @@ async def test_a_reaction_in_review_mode_is_only_recorded(twin_home) -> None:
     await serve(rig, incoming("I got the job!!"))
     (turn,) = rig.store.turns("default")
     assert turn.status == "no_reply" and "would react ❤" in turn.reason and rig.telegram.reactions == []
+
+
+# --- the learned habit ---------------------------------------------------------------------------------
+async def test_learning_counts_how_the_owner_met_acknowledgements_once(store) -> None:
+    from datetime import timedelta
+
+    from tests.fakes import T0, FakeClock, FakeTelegram
+    from twin.persona.learn import learn, learned_profile
+    from twin.session.base import Dialog
+    from twin.types import HistoryMessage
+
+    def msg(mid: int, minutes: float, out: bool, text: str) -> HistoryMessage:
+        return HistoryMessage(mid, T0 + timedelta(minutes=minutes), out, text)
+
+    tg = FakeTelegram()
+    tg.dialog_list = [Dialog(42, "Alice", "private")]
+    tg.histories = {42: [
+        msg(1, 0, False, "can you send the file?"), msg(2, 1, True, "sent!"),
+        msg(3, 2, False, "thanks!"),  # left unanswered: the next burst is hers, two days later
+        msg(4, 2880, False, "how was the weekend?"), msg(5, 2881, True, "great"),
+        msg(6, 2885, False, "haha ok"), msg(7, 2886, True, "😄 see you"),  # answered with text
+        msg(8, 2890, False, "bye"),  # the last burst: may still be answered, not counted yet
+    ]}
+    clock = FakeClock()
+    await learn(tg, store, "default", clock=clock, self_id=1000)
+    assert learned_profile(store, "default").acks == {"seen": 2, "answered": 1}
+    tg.histories[42].append(msg(9, 2960, False, "how's work?"))  # "bye" is now decided: unanswered
+    await learn(tg, store, "default", clock=clock, self_id=1000)
+    assert learned_profile(store, "default").acks == {"seen": 3, "answered": 1}  # nothing counted twice

@@ -95,6 +95,8 @@ async def test_sandbox_edit_delete_typing_and_react_events(tmp_path) -> None:
     assert world.events()[-1] | {"date": ""} == {"dir": "react", "chat": alice, "to": said["id"], "emoji": "👍",
                                                  "date": "", "id": 5}
     assert await tg.history(alice, 10) == []  # the deleted message is gone from the chat
+    sent = await tg.send_text(alice, "6 works", random_id=9, reply_to=said["id"])
+    assert world.events()[-1]["id"] == sent and world.events()[-1]["reply_to"] == said["id"]
     await tg.stop()
 
 
@@ -111,5 +113,8 @@ def test_sandbox_cli_say_edit_delete_and_the_log_shows_reactions(twin_home) -> N
     assert runner.invoke(app, ["sandbox", "say", "--delete", "1"]).exit_code == 0
     world = SandboxWorld(twin_home / "data" / "sandbox" / "default")
     world.append({"dir": "react", "chat": contact_id("Alice"), "to": 1, "emoji": "👍", "date": T0.isoformat()})
+    world.append({"dir": "out", "chat": contact_id("Alice"), "text": "6 works", "reply_to": 1, "random_id": 3,
+                  "date": T0.isoformat()})
     log = runner.invoke(app, ["sandbox", "log"]).output
     assert "Owner reacted 👍 to #1" in log and "edited #1: are you free at 6?" in log and "deleted #1" in log
+    assert "(replying to #1) 6 works" in log

@@ -57,6 +57,8 @@ def sandbox_log(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1)] =
             continue  # a re-send Telegram dropped as a duplicate, or typing
         who = names[event["dir"]] or event.get("name") or "contact"
         body = _change_line(event) or event.get("text") or f"[voice {event.get('voice_s', 0)} s]"
+        if event.get("reply_to"):
+            body = f"(replying to #{event['reply_to']}) {body}"
         typer.echo(f"{event['id']:>5} {event['chat']:>7} {who:>10}: {body}")
 
 

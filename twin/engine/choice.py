@@ -65,7 +65,8 @@ class Choice:
     note: str = ""  # what was wrong with the answer, when something was
 
     def as_dict(self) -> dict[str, object]:
-        return {k: v for k, v in asdict(self).items() if v or k == "action"}
+        """For the turn's record (a reply's text is the turn's reply_text already)."""
+        return {k: v for k, v in asdict(self).items() if (v or k == "action") and k != "text"}
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,7 @@ class SandboxTelegram:
     async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:
         if len(text) > 4096:
             raise TelegramError("MESSAGE_TOO_LONG")
-        return await self._send(chat_id, random_id, text=text)
+        return await self._send(chat_id, random_id, text=text, **({"reply_to": reply_to} if reply_to else {}))
 
     async def send_voice(self, chat_id: int, note: VoiceNote, *, random_id: int, reply_to: int | None = None) -> int:
         return await self._send(chat_id, random_id, text="", voice_s=round(note.duration_s, 2))
