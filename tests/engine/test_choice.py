@@ -272,3 +272,19 @@ async def test_learning_counts_how_the_owner_met_acknowledgements_once(store) ->
     tg.histories[42].append(msg(9, 2960, False, "how's work?"))  # "bye" is now decided: unanswered
     await learn(tg, store, "default", clock=clock, self_id=1000)
     assert learned_profile(store, "default").acks == {"seen": 3, "answered": 1}  # nothing counted twice
+
+
+async def test_a_takeover_while_choosing_stops_the_reaction(twin_home) -> None:
+    rig = make_rig(twin_home)
+    rig.llm.structured = True
+    original = rig.llm.complete
+
+    async def owner_answers_meanwhile(prompt):
+        await rig.daemon.handle(incoming("congrats!!! 🎉", message_id=8, outgoing=True, sender_id=1000))
+        rig.llm.enqueue(react_json("🔥"))
+        return await original(prompt)
+
+    rig.llm.complete = owner_answers_meanwhile  # type: ignore[method-assign]
+    await serve(rig, incoming("I got the job!!", message_id=7))
+    (turn,) = rig.store.turns("default")
+    assert turn.status == "cancelled" and "takeover" in turn.reason and rig.telegram.reactions == []
