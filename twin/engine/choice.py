@@ -220,6 +220,19 @@ class ChoosingLLM:
         return replace(completion, text=None, reason=f"chose {choice.action}")
 
 
+def choose_with(responder: Any) -> None:
+    """Wrap the responder's models in ChoosingLLM: every model of its chain (fallbacks too), else its llm.
+
+    Duck-typed on purpose: a responder with a model chain (`chain.models[i].llm`) and one with a
+    single `llm` are both handled; wrapping twice is harmless (already wrapped models are kept).
+    """
+    models = getattr(getattr(responder, "chain", None), "models", None)
+    holders = list(models) if isinstance(models, list) else [responder]
+    for holder in holders:
+        if not isinstance(holder.llm, ChoosingLLM):
+            holder.llm = ChoosingLLM(holder.llm)
+
+
 def reply_to_for(store: Store, account: str, turn: Turn) -> int | None:
     """The message a reply to this turn quotes (see twin.persona.acks.quote_target), from the stored messages."""
     ids = list(turn.incoming_ids)

@@ -15,7 +15,7 @@ from typing import Any
 from twin.clock import Clock
 from twin.config import Settings
 from twin.db.store import Store
-from twin.engine.choice import ChoosingLLM, ack_policy, choosing, precheck, reply_to_for
+from twin.engine.choice import ack_policy, choose_with, choosing, precheck, reply_to_for
 from twin.engine.hours import Hours, in_quiet
 from twin.engine.queue import ReplyQueue
 from twin.engine.responder import Responder, parts_json
@@ -44,8 +44,7 @@ class Pipeline:
         self.queue = ReplyQueue(store, account)
         self.telegram = telegram
         self.responder = responder
-        if not isinstance(responder.llm, ChoosingLLM):  # reply, react or nothing: asked inside choosing()
-            responder.llm = ChoosingLLM(responder.llm)
+        choose_with(responder)  # reply, react or nothing: asked inside choosing()
         self.settings = settings
         self.hours = Hours.from_settings(settings.hours)
         self.clock = clock
