@@ -108,7 +108,7 @@ def test_sandbox_cli_say_edit_delete_and_the_log_shows_reactions(twin_home) -> N
     edited = runner.invoke(app, ["sandbox", "say", "--edit", "1", "are you free at 6?"])
     assert edited.exit_code == 0 and "edited message 1" in edited.output
     missing = runner.invoke(app, ["sandbox", "say", "--delete", "7"])
-    assert missing.exit_code != 0 and "not a contact's message" in missing.output
+    assert missing.exit_code != 0 and "not a contact's message" in missing.output + str(missing.exception)
     assert runner.invoke(app, ["sandbox", "say", "--typing"]).exit_code == 0
     assert runner.invoke(app, ["sandbox", "say", "--delete", "1"]).exit_code == 0
     world = SandboxWorld(twin_home / "data" / "sandbox" / "default")
