@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from twin.errors import Disconnected, ProviderError, TelegramError
 from twin.session.base import Action, Dialog
-from twin.types import Completion, HistoryMessage, Incoming, Me, Prompt, VoiceNote
+from twin.types import Completion, HistoryMessage, Incoming, Me, Prompt, Update, VoiceNote
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
 DROP = "drop"  # queued into FakeTelegram: the connection is lost at that point
@@ -71,14 +71,18 @@ class FakeClock:
 
 
 class FakeLLM:
-    """Scripted completions (text, None for empty, or an exception); records every prompt."""
+    """Scripted completions (text, None for empty, or an exception); records every prompt.
+
+    structured=True: it says it can answer in JSON (Prompt.structured), as Gemini and OpenAI do.
+    """
 
     provider = "fake"
 
     def __init__(self, *replies: str | None | Exception, model: str = "fake-1", default: str | None = "ok",
-                 vision: bool = False) -> None:
+                 vision: bool = False, structured: bool = False) -> None:
         self.model = model
         self.vision = vision  # a vision model sees the prompt's images (Completion.images counts them)
+        self.structured = structured
         self.script: list[str | None | Exception] = list(replies)
         self.default = default
         self.prompts: list[Prompt] = []
@@ -151,18 +155,22 @@ class FakeTelegram:
     history_calls: list[tuple[int, int, int]] = field(default_factory=list)
     downloads: list[tuple[int, int]] = field(default_factory=list)
     send_errors: list[Exception] = field(default_factory=list)
+    reactions: list[tuple[int, int, str]] = field(default_factory=list)  # (chat, message, emoji)
+    react_errors: list[Exception] = field(default_factory=list)
     started: bool = False
 
     def __post_init__(self) -> None:
-        self._queue: asyncio.Queue[Incoming | str | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[Update | str | None] = asyncio.Queue()
         self.starts = 0
         self.fail_starts = 0
         self._last_id = 0  # message ids grow like a private chat's: after whatever was pushed
         self._random_ids: set[int] = set()
 
-    def push(self, *messages: Incoming) -> None:
+    def push(self, *messages: Update) -> None:
+        """Messages (and edits, deletions, typing) as Telegram would deliver them, in order."""
         for m in messages:
-            self._last_id = max(self._last_id, m.message_id)
+            if isinstance(m, Incoming):
+                self._last_id = max(self._last_id, m.message_id)
             self._queue.put_nowait(m)
 
     def close(self) -> None:
@@ -179,7 +187,7 @@ class FakeTelegram:
             self.fail_starts -= 1
             raise Disconnected("cannot reach Telegram (fake)")
         self.started = True
-        pending: list[Incoming | str] = []
+        pending: list[Update | str] = []
         while not self._queue.empty():  # drop the sentinels a previous stop() or drop() left
             item = self._queue.get_nowait()
             if item is not None and item != DROP:
@@ -192,7 +200,7 @@ class FakeTelegram:
         self.started = False
         self.close()
 
-    async def incoming(self) -> AsyncIterator[Incoming]:
+    async def incoming(self) -> AsyncIterator[Update]:
         while True:
             item = await self._queue.get()
             if item is None:
@@ -228,6 +236,11 @@ class FakeTelegram:
 
     async def mark_read(self, chat_id: int, max_id: int) -> None:
         self.reads.append((chat_id, max_id))
+
+    async def react(self, chat_id: int, message_id: int, emoji: str) -> None:
+        if self.react_errors:
+            raise self.react_errors.pop(0)
+        self.reactions.append((chat_id, message_id, emoji))
 
     async def history(self, chat_id: int, limit: int, min_id: int = 0) -> list[HistoryMessage]:
         self.history_calls.append((chat_id, limit, min_id))

@@ -53,6 +53,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "telegram.backend": ("telethon", "sandbox"),
     "llm.provider": ("auto", "gemini", "openai", "local"),
     "persona.disclose_ai": ("when_asked", "always", "never"),
+    "persona.react_to_acks": ("usually", "sometimes", "never", "ask"),
     "hours.outside": ("defer", "away", "ignore"),
     "stt.provider": ("openai", "local", "off"),
     "tts.when": ("never", "mirror", "always"),

@@ -113,6 +113,7 @@ class PersonaSettings:
     held_out: int = 20  # the most recent exchanges kept for `twin eval`, never used as examples
     deferral: str = ""  # what the twin says instead of committing; empty: learned casing, default per language
     disclosure: str = ""  # what the twin says when disclosing; empty: a default per language
+    react_to_acks: str = "usually"  # "ok", "thanks!", "👍": usually | sometimes | never (reacted) | ask (the model)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ MessageKind = Literal[
 Role = Literal["user", "assistant"]
 Status = Literal[
     "waiting", "composing", "sending", "answered", "skipped", "failed",
-    "cancelled", "needs_owner", "blocked", "stale",
+    "cancelled", "needs_owner", "blocked", "stale", "reacted", "no_reply",
 ]
 
 
@@ -93,10 +93,30 @@ class PromptMessage:
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
-    """Everything a model sees: a system instruction and the turns in order."""
+    """Everything a model sees: a system instruction and the turns in order.
+
+    structured: the model must answer with one JSON object of CHOICE_SCHEMA (adapters that can
+    ask their provider for JSON do so; the caller parses and validates the answer either way).
+    """
 
     system: str
     messages: tuple[PromptMessage, ...]
+    structured: bool = False
+
+
+# The structured answer of a turn: reply with text, react with one emoji, or do nothing.
+CHOICE_ACTIONS = ("reply", "react", "nothing")
+CHOICE_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "action": {"type": "string", "enum": list(CHOICE_ACTIONS)},
+        "text": {"type": "string"},
+        "emoji": {"type": "string"},
+        "reason": {"type": "string"},
+    },
+    "required": ["action", "text", "emoji", "reason"],
+    "additionalProperties": False,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +203,39 @@ def media_from_json(value: object) -> Media | None:
                      float(value.get("duration_s", 0.0)), str(value.get("label", "")))
     except (TypeError, ValueError):
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageEdited:
+    """A message was edited. chat_id is None when Telegram did not say (never for edits in practice)."""
+
+    chat_id: int | None
+    message_id: int
+    text: str
+    date: datetime
+    outgoing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MessagesDeleted:
+    """Messages were deleted. Private-chat deletions carry only ids: chat_id is None (map via the store)."""
+
+    chat_id: int | None
+    ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactTyping:
+    """Someone is typing (or recording) in a chat; active False: they stopped."""
+
+    chat_id: int
+    user_id: int
+    active: bool = True
+
+
+# What the Telegram seam's incoming() yields: new messages and changes to the chat.
+Change = MessageEdited | MessagesDeleted | ContactTyping
+Update = Incoming | MessageEdited | MessagesDeleted | ContactTyping
 
 
 def turn_json(turn: Turn) -> dict[str, object]:

@@ -114,11 +114,11 @@ async def test_owner_messages_are_context_not_turns(twin_home):
     # The owner writes from the phone: that is a takeover, and it is context for later.
     await serve(rig, [incoming("i'll be late", message_id=10, outgoing=True, sender_id=1000)])
     rig.store.save_chat("default", 42, paused_until=None)  # the owner ends the pause
-    await serve(rig, [incoming("ok no problem", message_id=11)])
+    await serve(rig, [incoming("ok no problem, how late?", message_id=11)])
     turns = rig.store.turns("default")
     assert [t.incoming_ids for t in turns] == [(11,), (4,)]
     assert turns_of(rig.llm.prompts[-1]) == [
-        ("user", "hey, you there?"), ("assistant", "sure\ni'll be late"), ("user", "ok no problem")]
+        ("user", "hey, you there?"), ("assistant", "sure\ni'll be late"), ("user", "ok no problem, how late?")]
 
 
 async def test_long_reply_is_split_at_the_telegram_limit(twin_home):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 STATUS_STYLE = {
     "answered": "green", "skipped": "dim", "failed": "red", "blocked": "magenta", "needs_owner": "yellow",
     "cancelled": "dim", "stale": "dim", "waiting": "cyan", "composing": "cyan", "sending": "cyan",
-    "review": "bold yellow",
+    "review": "bold yellow", "reacted": "green", "no_reply": "dim",
 }
 
 

@@ -22,10 +22,30 @@ def sandbox_say(
     to: Annotated[str | None, typer.Option(help="With --owner: the contact's chat (default: Saved Messages).")] = None,
     photo: Annotated[Path | None, typer.Option("--photo", help="Send this image file as a photo.")] = None,
     sticker: Annotated[str | None, typer.Option("--sticker", help="Send a sticker with this emoji.")] = None,
+    edit: Annotated[int | None, typer.Option("--edit", metavar="ID", help="Edit the contact's message ID to TEXT.")]
+    = None,
+    delete: Annotated[int | None, typer.Option("--delete", metavar="ID", help="Delete the contact's message ID.")]
+    = None,
+    typing: Annotated[bool, typer.Option("--typing", help="Show the contact typing (the twin waits for them).")]
+    = False,
 ) -> None:
     """Write to the twin as a sandbox contact (or, with --owner, as you from your phone)."""
+    from twin.errors import TelegramError
     from twin.service.app import sandbox_world
 
+    if edit is not None or delete is not None or typing:
+        world = sandbox_world(base.settings(ctx))
+        try:
+            if edit is not None:
+                event, what = world.edit(edit, text), f"edited message {edit}"
+            elif delete is not None:
+                event, what = world.delete(delete), f"deleted message {delete}"
+            else:
+                event, what = world.typing(sender), "is typing"
+        except TelegramError as exc:
+            raise TwinError(str(exc)) from None
+        typer.echo(f"{sender} {what} (event {event['id']})")
+        return
     if photo is not None and sticker is not None:
         raise TwinError("send either --photo or --sticker, not both")
     if owner and (photo is not None or sticker is not None):
@@ -62,12 +82,27 @@ def sandbox_log(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1)] =
     """The sandbox conversation, as the contacts see it."""
     from twin.service.app import sandbox_world
 
-    names = {"in": None, "out": "twin", "own": "you"}
+    names = {"in": None, "out": "twin", "own": "you", "react": "twin", "edit": None, "delete": None}
     for event in sandbox_world(base.settings(ctx)).events()[-limit:]:
         if event["dir"] not in names:
-            continue  # a re-send Telegram dropped as a duplicate
-        who = names[event["dir"]] or event.get("name", "")
+            continue  # a re-send Telegram dropped as a duplicate, or typing
+        who = names[event["dir"]] or event.get("name") or "contact"
         media = event.get("media")
         label = f"[{media.get('label') or media.get('kind')}]" if isinstance(media, dict) else ""
-        body = " ".join(x for x in (label, event.get("text", "")) if x) or f"[voice {event.get('voice_s', 0)} s]"
+        body = _change_line(event) or " ".join(x for x in (label, event.get("text", "")) if x) \
+            or f"[voice {event.get('voice_s', 0)} s]"
+        if event.get("reply_to"):
+            body = f"(replying to #{event['reply_to']}) {body}"
         typer.echo(f"{event['id']:>5} {event['chat']:>7} {who:>10}: {body}")
+
+
+def _change_line(event: dict[str, object]) -> str:
+    """How a reaction, an edit or a deletion reads in the log ("" for a message)."""
+    if event["dir"] == "react":
+        return f"Owner reacted {event.get('emoji')} to #{event.get('to')}"
+    if event["dir"] == "edit":
+        return f"edited #{event.get('to')}: {event.get('text')}"
+    if event["dir"] == "delete":
+        ids = event.get("ids")
+        return "deleted " + ", ".join(f"#{i}" for i in (ids if isinstance(ids, list) else []))
+    return ""

@@ -15,7 +15,7 @@ from twin.timeparse import parse_when
 from twin.types import Turn
 
 STATUSES = ("answered", "skipped", "failed", "cancelled", "needs_owner", "blocked", "stale", "review",
-            "waiting", "composing", "sending")
+            "waiting", "composing", "sending", "reacted", "no_reply")
 VOICE_KINDS = ("voice", "audio", "video_note")
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -17,6 +17,7 @@ from twin.backoff import Backoff
 from twin.clock import Clock
 from twin.config import Settings
 from twin.db.store import Store
+from twin.engine.changes import Changes
 from twin.engine.hours import Hours, next_change
 from twin.engine.pipeline import TAKEOVER, Pipeline
 from twin.engine.queue import ReplyQueue
@@ -24,7 +25,7 @@ from twin.engine.rules import ChatContext, decide, mode_of
 from twin.errors import Disconnected
 from twin.media.describe import shown_text
 from twin.session.base import Telegram
-from twin.types import HistoryMessage, Incoming, Me, media_json
+from twin.types import Change, HistoryMessage, Incoming, Me, media_json
 
 log = logging.getLogger("twin.daemon")
 OwnerCommand = Callable[[str], str | None]
@@ -39,6 +40,7 @@ class Daemon:
         self.account = settings.account
         self.store = store
         self.queue = ReplyQueue(store, settings.account)
+        self.changes = Changes(store, settings.account, settings.timing, clock)
         self.telegram = telegram
         self.pipeline = pipeline
         self.hours = Hours.from_settings(settings.hours)
@@ -131,8 +133,20 @@ class Daemon:
 
     # --- receiving ----------------------------------------------------------------------
     async def _consume(self) -> None:
-        async for message in self.telegram.incoming():
-            await self.handle(message)
+        async for update in self.telegram.incoming():
+            if isinstance(update, Incoming):
+                await self.handle(update)
+            else:
+                self.change(update)
+
+    def change(self, update: Change) -> None:
+        """An edit, a deletion or typing in a chat: applied to the queue (twin.engine.changes)."""
+        try:
+            log.info("%s", self.changes.apply(update))
+        except Exception as exc:  # the per-update boundary: log, keep serving
+            self.last_error = f"{exc.__class__.__name__}: {exc}"
+            log.exception("could not apply %s", type(update).__name__)
+        self._wake.set()
 
     async def handle(self, message: Incoming) -> int | None:
         """Record one message and its decision; returns the turn id (None: the owner's own or a repeat)."""

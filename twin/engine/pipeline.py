@@ -15,14 +15,15 @@ from typing import Any
 from twin.clock import Clock
 from twin.config import Settings
 from twin.db.store import Store
+from twin.engine.choice import ack_policy, choose_with, choosing, precheck, reply_to_for
 from twin.engine.hours import Hours, in_quiet
 from twin.engine.outage import Outages
 from twin.engine.queue import ReplyQueue
 from twin.engine.responder import Responder, parts_json
 from twin.engine.rules import mode_of
-from twin.engine.sender import Outcome, SendGate, send_parts, split_message
+from twin.engine.sender import RETRY_OFFLINE_S, Outcome, SendGate, send_parts, split_message
 from twin.engine.timing import Timing, human_parts, plan
-from twin.errors import ConfigError, ProviderError, TelegramError
+from twin.errors import ConfigError, Disconnected, FloodWait, ProviderError, TelegramError
 from twin.llm.chain import Unavailable
 from twin.media.look import Looked, look, media_in
 from twin.session.base import Action, Telegram
@@ -46,6 +47,7 @@ class Pipeline:
         self.queue = ReplyQueue(store, account)
         self.telegram = telegram
         self.responder = responder
+        choose_with(responder)  # reply, react or nothing: asked inside choosing()
         self.settings = settings
         self.hours = Hours.from_settings(settings.hours)
         self.clock = clock
@@ -98,7 +100,7 @@ class Pipeline:
             if composed is None:
                 return
             turn = composed
-        await self._send(turn)
+        await (self._react(turn) if turn.extra.get("react") else self._send(turn))
 
     async def context(self, turn: Turn) -> list[HistoryMessage]:
         """The chat's messages before this turn (fetched from Telegram once on first contact)."""
@@ -143,10 +145,48 @@ class Pipeline:
         await self._mark_read(work)
         step = await self._listen(work)
         if isinstance(step, str):
-            step = await self._draft(work, step)
-            if step.send_text is not None and step.status == "":
-                step = await self._type(work, step.send_text)
+            step = await self._reply_or_react(work, step)
+        step = await self._recheck(work, step)
         return self._settle(work, step)
+
+    async def _reply_or_react(self, work: _Work, text: str) -> _Outcome:
+        """A pure acknowledgement is decided at once; else the model chooses to reply, react or do nothing."""
+        policy = ack_policy(self.settings.persona.react_to_acks, self.responder.profile)
+        texts = text.split("\n") if not work.extra.get("voice_in") else [text]
+        choice = precheck(texts, policy, int(work.extra["seed"]))
+        if choice is None:
+            with choosing(policy) as asked:
+                step = await self._draft(work, text)
+            choice = asked.choice
+            if choice is not None:
+                work.extra["choice"] = choice.as_dict()
+            if choice is None or choice.action == "reply":
+                typed = step.send_text is not None and step.status == ""
+                return await self._type(work, step.send_text) if typed and step.send_text else step
+        work.extra["choice"] = choice.as_dict()
+        if self._mode(work.turn.chat_id) == "review":
+            what = f"would react {choice.emoji}" if choice.action == "react" else "would leave it unanswered"
+            return _Outcome("no_reply", f"{what} (review mode: nothing sent)")
+        if choice.action == "react":
+            return _Outcome("", choice.reason or "reacted", emoji=choice.emoji)
+        return _Outcome("no_reply", choice.reason or "the twin chose not to answer")
+
+    async def _recheck(self, work: _Work, step: _Outcome) -> _Outcome:
+        """Before anything goes out: a message edited or deleted meanwhile is answered as it is now (once)."""
+        fresh = self.store.turn(work.turn.id)
+        if fresh is None:
+            return step
+        if "changes" in fresh.extra:
+            work.extra["changes"] = fresh.extra["changes"]
+        if fresh.status == "cancelled":
+            return _Outcome("cancelled", fresh.reason)
+        if (fresh.incoming_text, fresh.incoming_ids) == (work.turn.incoming_text, work.turn.incoming_ids):
+            return step
+        if work.extra.get("recomposed") or work.extra.get("voice_in") or fresh.status != "composing":
+            return step  # composed once again already (or a voice note's transcript): the answer stands
+        work.extra["recomposed"] = {"at": self.clock.now().isoformat(), "why": "the contact changed the message"}
+        work.turn = fresh
+        return await self._recheck(work, await self._reply_or_react(work, fresh.incoming_text))
 
     def _begin(self, turn: Turn) -> _Work:
         seed = int(str(turn.extra.get("seed", 0))) or self.rng.randrange(1, 2**31)
@@ -255,8 +295,13 @@ class Pipeline:
 
     def _settle(self, work: _Work, outcome: _Outcome) -> Turn | None:
         """The one place a composed turn's outcome is written: on to sending, or stopped with a reason."""
+        if outcome.status == "" and outcome.emoji:
+            return self._to_reacting(work, outcome)
         if outcome.status == "":
             assert outcome.send_text is not None
+            reply_to = reply_to_for(self.store, self.account, work.turn)
+            if reply_to is not None:
+                work.extra["reply_to"] = reply_to
             return self._to_sending(work.turn, outcome.send_text, work.extra, work.fields)
         kept: dict[str, Any] = {"reply_text": outcome.send_text} if outcome.send_text is not None else {}
         if outcome.due_at is not None:
@@ -277,6 +322,41 @@ class Pipeline:
                                extra=extra, **fields)
         return replace(turn, status="sending", reply_text=text, random_id=random_id, extra=extra)
 
+    def _to_reacting(self, work: _Work, outcome: _Outcome) -> Turn | None:
+        """The same re-check as a reply, then the reaction is stored before it is made (safe to repeat)."""
+        turn = work.turn
+        why = self.queue.may_send(turn.id, turn.chat_id, self.clock.now())
+        if why is not None:
+            if why != "cancelled":
+                self._cancel(turn, why)
+            return None
+        work.extra["react"] = {"emoji": outcome.emoji, "to": max(turn.incoming_ids), "why": outcome.reason}
+        self.store.update_turn(turn.id, self.clock.now(), status="sending", extra=work.extra, **work.fields)
+        return replace(turn, status="sending", extra=work.extra)
+
+    async def _react(self, turn: Turn) -> None:
+        """Put the reaction on the contact's message; recorded as `reacted`, with no message sent."""
+        react = _as_dict(turn.extra.get("react"))
+        emoji, to = str(react.get("emoji", "")), int(str(react.get("to", 0)))
+        try:
+            await self.telegram.react(turn.chat_id, to, emoji)
+        except (Disconnected, FloodWait) as exc:  # kept as `sending`: tried again later (a reaction is idempotent)
+            now = self.clock.now()
+            wait = exc.seconds if isinstance(exc, FloodWait) else RETRY_OFFLINE_S
+            self.store.update_turn(turn.id, now, due_at=now + timedelta(seconds=wait),
+                                   reason=f"reaction delayed: {exc}")
+            return
+        except TelegramError as exc:
+            self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"reaction failed: {exc}")
+            log.warning("turn %s: reaction failed: %s", turn.id, exc)
+            return
+        now = self.clock.now()
+        self.gate.record(now)
+        steps = {**_as_dict(turn.extra.get("steps")), "reacted": now.isoformat()}
+        self.queue.finish(turn.id, turn.chat_id, now, [], {
+            "status": "reacted", "sent_at": now, "reason": f"reacted {emoji}: {react.get('why', '')}".rstrip(": "),
+            "extra": {**turn.extra, "steps": steps}})
+
     def _parts(self, text: str) -> list[str]:
         return [p for part in human_parts(text, split=self.settings.timing.split_long) for p in split_message(part)]
 
@@ -290,7 +370,8 @@ class Pipeline:
         self.in_flight.setdefault(turn.chat_id, set()).update(parts)
         try:
             result = await send_parts(self.telegram, self.gate, turn.chat_id, parts, turn.random_id,
-                                      self.clock.now(), self.rng, voice=note)
+                                      self.clock.now(), self.rng, voice=note,
+                                      reply_to=_reply_to(turn.extra.get("reply_to")))
         except TelegramError as exc:
             self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"send failed: {exc}")
             log.warning("turn %s: send failed: %s", turn.id, exc)
@@ -405,6 +486,7 @@ class _Outcome:
     reason: str
     send_text: str | None = None
     due_at: datetime | None = None  # status "waiting": when to try again
+    emoji: str = ""  # with status "": react with this emoji instead of sending text
 
     @classmethod
     def send(cls, text: str) -> _Outcome:
@@ -413,3 +495,7 @@ class _Outcome:
 
 def _as_dict(value: object) -> dict[str, object]:
     return dict(value) if isinstance(value, dict) else {}
+
+
+def _reply_to(value: object) -> int | None:
+    return value if isinstance(value, int) and value > 0 else None

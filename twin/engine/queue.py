@@ -189,6 +189,10 @@ class ReplyQueue:
         rows = [{"account": self.account, "chat_id": chat_id, "message_id": i, "date": now, "outgoing": True,
                  "text": text} for i, text in sent if i]
         with self.store.engine.begin() as conn:
+            if isinstance(values.get("extra"), dict):  # keep edits/deletions recorded while it was sending
+                current = conn.execute(sa.select(T.c.extra).where(T.c.id == turn_id)).scalar() or {}
+                if current.get("changes"):
+                    values = {**values, "extra": {**values["extra"], "changes": current["changes"]}}
             conn.execute(sa.update(T).where(T.c.id == turn_id).values(updated_at=now, **values))
             if rows:  # the messages the twin sent become context for later turns
                 conn.execute(self._insert_message, rows)

@@ -77,15 +77,20 @@ class SendResult:
 
 
 async def send_parts(telegram: Telegram, gate: SendGate, chat_id: int, parts: list[str], random_id: int,
-                     now: datetime, rng: random.Random, voice: VoiceNote | None = None) -> SendResult:
-    """Send each part with random_id + index (or one voice note); a part Telegram has comes back as 0."""
+                     now: datetime, rng: random.Random, voice: VoiceNote | None = None,
+                     reply_to: int | None = None) -> SendResult:
+    """Send each part with random_id + index (or one voice note); a part Telegram has comes back as 0.
+
+    reply_to quotes that message with the first part (the rest follow plainly, as a person's would).
+    """
     ids: list[int] = []
     try:
         if voice is not None:
-            ids.append(await telegram.send_voice(chat_id, voice, random_id=random_id))
+            ids.append(await telegram.send_voice(chat_id, voice, random_id=random_id, reply_to=reply_to))
         else:
             for index, part in enumerate(parts):
-                ids.append(await telegram.send_text(chat_id, part, random_id=random_id + index))
+                ids.append(await telegram.send_text(chat_id, part, random_id=random_id + index,
+                                                    reply_to=reply_to if index == 0 else None))
     except FloodWait as exc:
         wait = exc.seconds + rng.uniform(1.0, 1.0 + exc.seconds * 0.1)
         gate.paused_until = now + timedelta(seconds=wait)

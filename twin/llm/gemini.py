@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from twin.errors import ConfigError, ProviderError
 from twin.llm.errors import http_error, one_line, transport_error, unexpected_error
-from twin.types import Completion, Prompt, PromptMessage
+from twin.types import CHOICE_SCHEMA, Completion, Prompt, PromptMessage
 
 if TYPE_CHECKING:
     from google import genai
@@ -21,6 +21,7 @@ class GeminiLLM:
 
     provider = PROVIDER
     vision = True  # every Gemini chat model takes images (inline_data parts)
+    structured = True  # honours Prompt.structured: JSON of CHOICE_SCHEMA (responseJsonSchema)
 
     def __init__(
         self,
@@ -82,6 +83,8 @@ class GeminiLLM:
             candidate_count=1,
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
         )
+        if prompt.structured:  # reply / react / nothing as one JSON object
+            config.response_mime_type, config.response_json_schema = "application/json", CHOICE_SCHEMA
         secrets = (self._api_key,)
         try:
             response = await client.aio.models.generate_content(

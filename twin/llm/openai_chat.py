@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from twin.errors import ProviderError
 from twin.llm.errors import http_error, transport_error, unexpected_error
-from twin.types import Completion, Prompt, PromptMessage
+from twin.types import CHOICE_SCHEMA, Completion, Prompt, PromptMessage
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
     from openai.types.chat import ChatCompletion, ChatCompletionContentPartParam, ChatCompletionMessageParam
+    from openai.types.shared_params import ResponseFormatJSONSchema
 
 PROVIDER = "openai"
 OPENAI_URL = "https://api.openai.com/v1"
@@ -30,6 +31,7 @@ class OpenAIChatLLM:
     """Chat completions through the openai SDK, imported on first use."""
 
     provider = PROVIDER
+    structured = True  # honours Prompt.structured: response_format json_schema of CHOICE_SCHEMA
 
     def __init__(
         self,
@@ -93,6 +95,7 @@ class OpenAIChatLLM:
                 messages=messages,
                 temperature=self._temperature,
                 max_tokens=self._max_output_tokens,
+                response_format=_response_format(prompt) if prompt.structured else openai.omit,
             )
         except openai.APIStatusError as exc:
             raise http_error(
@@ -141,6 +144,11 @@ def _content(message: PromptMessage) -> list[ChatCompletionContentPartParam]:
         url = f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
         parts.append({"type": "image_url", "image_url": {"url": url}})
     return parts
+
+
+def _response_format(prompt: Prompt) -> ResponseFormatJSONSchema:
+    """Reply / react / nothing as one JSON object (strict: every field present)."""
+    return {"type": "json_schema", "json_schema": {"name": "choice", "schema": CHOICE_SCHEMA, "strict": True}}
 
 
 def _detail(body: object) -> str:

@@ -16,7 +16,7 @@ only for messages after that id and re-pairs the tail with them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -27,6 +27,7 @@ from twin.clock import Clock
 from twin.db.store import Store
 from twin.db.tables import ExchangeRow, LearnProgressRow, OwnerMessageRow, TurnRow
 from twin.errors import FloodWait
+from twin.persona.acks import ack_replies
 from twin.persona.examples import Exchange, store_exchanges
 from twin.persona.style import Sample, StyleProfile, build_profile
 from twin.session.base import Dialog, Telegram
@@ -115,9 +116,16 @@ def pair_exchanges(chat_id: int, messages: Sequence[HistoryMessage]) -> tuple[li
     return found, tail[-MAX_TAIL:]
 
 
-def _tail_json(tail: Sequence[HistoryMessage]) -> dict[str, Any]:
+def _tail_json(tail: Sequence[HistoryMessage], acks: dict[str, int] | None = None) -> dict[str, Any]:
     return {"messages": [{"id": m.message_id, "date": m.date.isoformat(), "out": m.outgoing, "text": m.text}
-                         for m in tail]}
+                         for m in tail], **({"acks": acks} if acks else {})}
+
+
+def _count_acks(acks: dict[str, int], messages: Sequence[HistoryMessage]) -> dict[str, int]:
+    """Add how the owner met the contact's acknowledgements in these messages (each burst counted once)."""
+    seen, answered, upto = ack_replies(bursts(messages), REPLY_WINDOW, int(acks.get("upto", 0)))
+    return {"seen": int(acks.get("seen", 0)) + seen, "answered": int(acks.get("answered", 0)) + answered,
+            "upto": upto}
 
 
 def _tail_messages(data: dict[str, Any]) -> list[HistoryMessage]:
@@ -168,6 +176,7 @@ async def learn(
             row = s.get(LearnProgressRow, (account, dialog.chat_id))
             last_id = row.last_message_id if row else 0
             tail = _tail_messages(row.tail) if row else []
+            acks = dict(row.tail.get("acks", {})) if row and row.tail else {}
         if index > 1:
             await clock.sleep(pace_s)
 
@@ -185,9 +194,12 @@ async def learn(
         if new:
             report.owner_messages += _save_owner_messages(store, account, dialog.chat_id, new)
             known = {m.message_id for m in new}
-            exchanges, tail = pair_exchanges(dialog.chat_id, [m for m in tail if m.message_id not in known] + new)
+            joined = [m for m in tail if m.message_id not in known] + new
+            exchanges, tail = pair_exchanges(dialog.chat_id, joined)
             report.exchanges += store_exchanges(store, account, exchanges)
-        _save_progress(store, account, dialog, new[-1].message_id if new else last_id, tail, len(new), clock.now())
+            acks = _count_acks(acks, joined)
+        _save_progress(store, account, dialog, new[-1].message_id if new else last_id, tail, len(new), clock.now(),
+                       acks)
         notify(LearnProgress(index, len(chosen), dialog.chat_id, dialog.title, len(new)))
     return report
 
@@ -216,7 +228,7 @@ def _save_owner_messages(store: Store, account: str, chat_id: int, messages: Seq
 
 
 def _save_progress(store: Store, account: str, dialog: Dialog, last_id: int, tail: Sequence[HistoryMessage],
-                   read: int, now: datetime) -> None:
+                   read: int, now: datetime, acks: dict[str, int] | None = None) -> None:
     with store.session() as s, s.begin():
         row = s.get(LearnProgressRow, (account, dialog.chat_id))
         if row is None:
@@ -224,7 +236,7 @@ def _save_progress(store: Store, account: str, dialog: Dialog, last_id: int, tai
             s.add(row)
         row.title = dialog.title[:255]
         row.last_message_id = last_id
-        row.tail = _tail_json(tail)
+        row.tail = _tail_json(tail, acks)
         row.messages_read = (row.messages_read or 0) + read
         row.updated_at = now
 
@@ -245,4 +257,8 @@ def load_samples(store: Store, account: str) -> tuple[list[Sample], list[Sample]
 
 def learned_profile(store: Store, account: str) -> StyleProfile:
     """The style profile of everything learned so far for this account."""
-    return build_profile(*load_samples(store, account))
+    with store.session() as s:
+        tails = s.scalars(sa.select(LearnProgressRow.tail).where(LearnProgressRow.account == account)).all()
+    counted = [t["acks"] for t in tails if isinstance(t, dict) and isinstance(t.get("acks"), dict)]
+    acks = {k: sum(int(c.get(k, 0)) for c in counted) for k in ("seen", "answered")}
+    return replace(build_profile(*load_samples(store, account)), acks=acks)

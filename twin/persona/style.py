@@ -63,6 +63,9 @@ class StyleProfile:
     greetings: dict[str, int] = field(default_factory=dict)
     signoffs: dict[str, int] = field(default_factory=dict)
     chats: tuple[ChatStyle, ...] = ()
+    # The contact's acknowledgements ("ok", "thanks!") and how many the owner answered with text
+    # (the rest got a reaction or nothing; Telegram's history does not say which).
+    acks: dict[str, int] = field(default_factory=dict)
 
 
 def detect_language(text: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from twin.types import HistoryMessage, Incoming, Me, VoiceNote
+from twin.types import HistoryMessage, Me, Update, VoiceNote
 
 Action = Literal["typing", "record-audio", "cancel"]
 TELEGRAM_TEXT_LIMIT = 4096
@@ -44,8 +44,12 @@ class Telegram(Protocol):
         """Disconnect (the session stays valid)."""
         ...
 
-    def incoming(self) -> AsyncIterator[Incoming]:
-        """New messages as they arrive, until stop() or a lost connection (TelegramError)."""
+    def incoming(self) -> AsyncIterator[Update]:
+        """New messages as they arrive, until stop() or a lost connection (TelegramError).
+
+        Besides Incoming messages it may yield changes in the same order as Telegram delivered
+        them: MessageEdited, MessagesDeleted (private chats: ids only) and ContactTyping.
+        """
         ...
 
     async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:
@@ -61,6 +65,10 @@ class Telegram(Protocol):
 
     async def action(self, chat_id: int, action: Action) -> None:
         """Show (or cancel) "typing…" / "recording voice…" once; the caller refreshes it."""
+        ...
+
+    async def react(self, chat_id: int, message_id: int, emoji: str) -> None:
+        """Put the owner's reaction (one standard emoji) on a message; "" removes it."""
         ...
 
     async def mark_read(self, chat_id: int, max_id: int) -> None:

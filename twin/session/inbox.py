@@ -9,12 +9,12 @@ from typing import Any
 
 from twin.errors import AuthError, Disconnected, TelegramError
 from twin.session.client import twin_error
-from twin.types import Incoming
+from twin.types import Update
 
 log = logging.getLogger(__name__)
 
 # What the stream reads: a message, None after close(), or the error that ended the connection.
-_Item = Incoming | Exception | None
+_Item = Update | Exception | None
 
 
 class Inbox:
@@ -57,7 +57,7 @@ class Inbox:
             self._watcher.cancel()
             self._watcher = None
 
-    async def messages(self) -> AsyncIterator[Incoming]:
+    async def messages(self) -> AsyncIterator[Update]:
         """The messages as they arrive; TelegramError (or AuthError) when the connection is lost."""
         queue = self._queue
         if queue is None:
@@ -81,6 +81,9 @@ class Inbox:
         # NewMessage skips service messages; the rules still want to see (and skip) them.
         self._client.add_event_handler(
             self._on_service, events.Raw(types=[types.UpdateNewMessage, types.UpdateNewChannelMessage]))
+        # Edits, deletions and typing reshape a reply that has not gone out yet (twin.engine.changes).
+        for builder in (events.MessageEdited(), events.MessageDeleted(), events.UserUpdate()):
+            self._client.add_event_handler(self._on_change, builder)
         self._installed = True
 
     async def _on_message(self, event: Any) -> None:
@@ -110,6 +113,21 @@ class Inbox:
         entities = getattr(update, "_entities", None) or {}  # the update's users and chats, by peer id
         queue.put_nowait(to_incoming(message, self_id=self._self_id, sender=entities.get(message.sender_id),
                                      chat=entities.get(message.chat_id)))
+
+    async def _on_change(self, event: Any) -> None:
+        from twin.session.changes import to_change
+
+        queue = self._queue
+        if queue is None:
+            return
+        await self._ready.wait()
+        try:
+            change = to_change(event)
+        except Exception:  # one unreadable update must not stop the stream
+            log.exception("could not convert %s", type(event).__name__)
+            return
+        if change is not None:
+            queue.put_nowait(change)
 
     async def _watch_connection(self) -> None:
         try:

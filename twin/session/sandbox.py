@@ -22,7 +22,18 @@ from typing import Any
 
 from twin.errors import AuthError, CodeInvalid, PhoneInvalid, TelegramError
 from twin.session.base import Action, CodeSent, Dialog
-from twin.types import HistoryMessage, Incoming, Me, Media, VoiceNote, media_from_json
+from twin.types import (
+    ContactTyping,
+    HistoryMessage,
+    Incoming,
+    Me,
+    Media,
+    MessageEdited,
+    MessagesDeleted,
+    Update,
+    VoiceNote,
+    media_from_json,
+)
 
 SANDBOX_CODE = "12345"
 IMAGE_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG", "image/png"), (b"GIF8", "image/gif"))
@@ -135,6 +146,42 @@ class SandboxWorld:
                  "date": datetime.now(UTC).isoformat()}
         return self.append(event)
 
+    # --- changes: a contact edits or deletes a message, or is typing --------------------
+    def _contact_message(self, message_id: int) -> dict[str, Any]:
+        for event in self.events():
+            if event["id"] == message_id and event["dir"] == "in":
+                return event
+        raise TelegramError(f"message {message_id} is not a contact's message in the sandbox")
+
+    def edit(self, message_id: int, text: str) -> dict[str, Any]:
+        """The contact edits their message."""
+        if not text.strip():
+            raise TelegramError("an edit needs the new text")
+        said = self._contact_message(message_id)
+        return self.append({"dir": "edit", "chat": said["chat"], "name": said["name"], "to": message_id, "text": text,
+                            "date": datetime.now(UTC).isoformat()})
+
+    def delete(self, message_id: int) -> dict[str, Any]:
+        """The contact deletes their message (for both sides, as Telegram's private chats do)."""
+        said = self._contact_message(message_id)
+        return self.append({"dir": "delete", "chat": said["chat"], "name": said["name"], "ids": [message_id]})
+
+    def typing(self, name: str) -> dict[str, Any]:
+        """The contact is typing."""
+        return self.append({"dir": "typing", "chat": contact_id(name), "name": name})
+
+
+CHANGE_DIRS = ("edit", "delete", "typing")
+
+
+def _change(event: dict[str, Any]) -> Update:
+    """An edit, deletion or typing event as Telegram delivers it (private deletions carry only ids)."""
+    if event["dir"] == "edit":
+        return MessageEdited(event["chat"], event["to"], event["text"], datetime.fromisoformat(event["date"]))
+    if event["dir"] == "delete":
+        return MessagesDeleted(None, tuple(event["ids"]))
+    return ContactTyping(event["chat"], event["chat"])
+
 
 def _incoming(event: dict[str, Any]) -> Incoming:
     own = event["dir"] == "own"
@@ -169,7 +216,7 @@ class SandboxTelegram:
     async def stop(self) -> None:
         self._stopped.set()
 
-    async def incoming(self) -> AsyncIterator[Incoming]:
+    async def incoming(self) -> AsyncIterator[Update]:
         """Events after the saved cursor, then new ones; the cursor moves once each is handled.
 
         Like Telegram's update state, this delivers what arrived while the twin was down.
@@ -181,6 +228,8 @@ class SandboxTelegram:
                     continue
                 if event["dir"] in ("in", "own"):
                     yield _incoming(event)  # resumes only after the daemon has recorded it
+                elif event["dir"] in CHANGE_DIRS:
+                    yield _change(event)
                 seen = event["id"]
                 self.world.save_cursor(seen)
             try:
@@ -199,7 +248,7 @@ class SandboxTelegram:
     async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:
         if len(text) > 4096:
             raise TelegramError("MESSAGE_TOO_LONG")
-        return await self._send(chat_id, random_id, text=text)
+        return await self._send(chat_id, random_id, text=text, **({"reply_to": reply_to} if reply_to else {}))
 
     async def send_voice(self, chat_id: int, note: VoiceNote, *, random_id: int, reply_to: int | None = None) -> int:
         return await self._send(chat_id, random_id, text="", voice_s=round(note.duration_s, 2))
@@ -210,11 +259,19 @@ class SandboxTelegram:
     async def mark_read(self, chat_id: int, max_id: int) -> None:
         return None
 
+    async def react(self, chat_id: int, message_id: int, emoji: str) -> None:
+        self.world.append({"dir": "react", "chat": chat_id, "to": message_id, "emoji": emoji,
+                           "date": datetime.now(UTC).isoformat()})
+
     async def history(self, chat_id: int, limit: int, min_id: int = 0) -> list[HistoryMessage]:
+        events = self.world.events()
+        edits = {e["to"]: e["text"] for e in events if e["dir"] == "edit"}
+        deleted = {i for e in events if e["dir"] == "delete" for i in e["ids"]}
         found = [
-            HistoryMessage(e["id"], datetime.fromisoformat(e["date"]), e["dir"] in ("out", "own"), e.get("text", ""),
-                           OWNER.id if e["dir"] in ("out", "own") else e["chat"])
-            for e in self.world.events() if e["chat"] == chat_id and e["id"] > min_id and e.get("text")
+            HistoryMessage(e["id"], datetime.fromisoformat(e["date"]), e["dir"] in ("out", "own"),
+                           edits.get(e["id"], e.get("text", "")), OWNER.id if e["dir"] in ("out", "own") else e["chat"])
+            for e in events if e["chat"] == chat_id and e["id"] > min_id and e["dir"] in ("in", "out", "own")
+            and e.get("text") and e["id"] not in deleted
         ]
         return found[-limit:]
 

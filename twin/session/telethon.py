@@ -16,7 +16,7 @@ from twin.errors import AudioError, AuthError, Disconnected, FloodWait, Telegram
 from twin.session.base import TELEGRAM_TEXT_LIMIT, Action, CodeSent, Dialog
 from twin.session.client import build_client, delete_session, secure_session, telegram_errors
 from twin.session.inbox import Inbox
-from twin.types import HistoryMessage, Incoming, Me, VoiceNote
+from twin.types import HistoryMessage, Me, Update, VoiceNote
 
 if TYPE_CHECKING:
     from twin.config import Settings
@@ -85,8 +85,9 @@ class TelethonTelegram:
         self._inbox.close()
         await self.disconnect()
 
-    def incoming(self) -> AsyncIterator[Incoming]:
-        """New messages, incoming and outgoing, until stop() or a lost connection (TelegramError)."""
+    def incoming(self) -> AsyncIterator[Update]:
+        """New messages, incoming and outgoing, and edits, deletions and typing, until stop() or a lost
+        connection (TelegramError)."""
         return self._inbox.messages()
 
     async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:
@@ -131,6 +132,16 @@ class TelethonTelegram:
                 await self._client(request)
         except FloodWait as exc:  # typing is cosmetic: never hold a reply back for it
             log.info("chat action skipped: Telegram asks to wait %s s", exc.seconds)
+
+    async def react(self, chat_id: int, message_id: int, emoji: str) -> None:
+        """Set the owner's reaction on a message (messages.sendReaction); "" removes it."""
+        from telethon.tl import functions, types
+
+        reaction = [types.ReactionEmoji(emoticon=emoji)] if emoji else []
+        request = functions.messages.SendReactionRequest(
+            peer=await self._peer(chat_id), msg_id=message_id, reaction=reaction)
+        with telegram_errors(self._account):
+            await self._client(request)
 
     async def mark_read(self, chat_id: int, max_id: int) -> None:
         """Mark the chat read up to max_id."""
