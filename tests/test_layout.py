@@ -8,6 +8,7 @@ states the same rules in words.
 from __future__ import annotations
 
 import ast
+import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -183,3 +184,12 @@ def test_a_bad_import_is_caught(tmp_path):
     assert "twin.db.store (db) imports twin.cli.render (cli)" in layering_breaks(graph, outside)
     assert "twin.db.store (db) imports rich" in layering_breaks(graph, outside)
     assert any("twin.db.store" in circle for circle in cycles(graph))  # render -> ... -> store -> render
+
+
+def test_every_data_file_under_twin_ships_in_the_package():
+    """A file twin reads at run time (guard corpus, migration template) must be in the wheel, not only in git."""
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"]["twin"]
+    shipped = {path for pattern in globs for path in (ROOT / "twin").glob(pattern)}
+    data = {path for path in (ROOT / "twin").rglob("*") if path.is_file() and path.suffix not in (".py", ".pyc")}
+    assert sorted(str(p.relative_to(ROOT)) for p in data - shipped) == []
