@@ -150,9 +150,9 @@ def test_a_crowd_from_another_account_does_not_hide_this_accounts_rows(store):
 
 @pytest.mark.parametrize("budget", [1, 3, 10_000])
 def test_common_words_are_dropped_before_rare_ones(store, monkeypatch, budget):
-    from twin.persona import examples
+    from twin.db import exchange_index
 
-    monkeypatch.setattr(examples, "ROW_BUDGET", budget)
+    monkeypatch.setattr(exchange_index, "ROW_BUDGET", budget)
     seed(store)  # "the", "weather", "news" are in 40 rows; "dentist" in 2, "appointment" in 1
     found = similar_exchanges(store, "default", 99, "the weather news dentist appointment", 2)
     assert firsts(found)[0] == "the dentist called about your appointment"

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from twin.config import PersonaSettings
 from twin.persona import lexicon as lx
+from twin.persona.features import detect_language, laughter_of
 from twin.persona.guard_words import (
     AGREEMENT,
     BOT_QUESTION,
@@ -26,7 +27,6 @@ from twin.persona.guard_words import (
     OUTPUT_TOPICS,
 )
 from twin.persona.profile import Persona
-from twin.persona.style import detect_language, laughter_of
 
 NGRAM = 6  # a reply sharing a run of this many words with the protected instructions is blocked
 DEFERRALS = {"en": "let me check and get back to you", "ru": "дай проверю и вернусь к тебе",

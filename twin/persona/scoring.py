@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from twin.persona.style import detect_language, emoji_of, ending_of
+from twin.persona.features import detect_language, emoji_of, ending_of
 
 # Texts in, one vector per text out (e.g. a sentence-transformers model's encode); optional.
 Embedder = Callable[[Sequence[str]], Sequence[Sequence[float]]]
