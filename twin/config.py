@@ -49,7 +49,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "llm.provider": ("auto", "gemini", "openai", "local"),
     "persona.disclose_ai": ("when_asked", "always", "never"),
     "hours.outside": ("defer", "away", "ignore"),
-    "stt.provider": ("openai", "local", "off"),
+    "stt.provider": ("auto", "openai", "local", "off"),
     "tts.when": ("never", "mirror", "always"),
     "tts.provider": ("elevenlabs", "local"),
     "service.mode": ("auto", "review", "off"),

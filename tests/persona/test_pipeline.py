@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tests.fakes import T0, incoming
 from tests.helpers import make_rig
-from tests.test_loop import serve
+from tests.engine.test_loop import serve
 from twin.persona.examples import Exchange, store_exchanges
 
 

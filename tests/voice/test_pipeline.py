@@ -7,7 +7,7 @@ import pytest
 from tests import voice_samples
 from tests.fakes import FakeSTT, FakeTTS, incoming
 from tests.helpers import make_rig
-from tests.test_loop import serve, turns_of
+from tests.engine.test_loop import serve, turns_of
 from twin.types import Media
 from twin.voice import audio
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from twin.clock import Clock
@@ -19,7 +19,8 @@ from twin.persona.guard import GuardPolicy, check_output, policy_for, screen_inc
 from twin.persona.notes import ChatNote, chat_note
 from twin.persona.profile import Persona, load_persona, named_persona_path
 from twin.persona.prompt import PromptParts, assemble_prompt, build_prompt, chat_prompt
-from twin.persona.style import profile_for
+from twin.persona.sendable import unsendable
+from twin.persona.style import detect_language, profile_for
 from twin.types import Completion, HistoryMessage, Prompt
 
 if TYPE_CHECKING:
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 TEMPLATE_LEFTOVERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<start_of_turn>")
 NO_PROMPT = Prompt("", ())
+RETRY_NOTE = ("\n\nYour last answer could not be sent: {why}. Answer again with one short, plain chat message "
+              "as a person would type it{language}: no tags or markup, no role names, do not repeat the contact's "
+              "words or your earlier messages.")
+LANGUAGE_NAMES = {"ru": "Russian", "uk": "Ukrainian", "en": "English", "de": "German", "es": "Spanish", "fr": "French"}
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,8 @@ class Draft:
     """A reply to send (text) or the reason nothing is sent.
 
     status: answered | needs_owner (text is a deferral, sent, and the owner is told) |
-    skipped | blocked (no text).
+    skipped | blocked (no text) | review (no text: `held` is a draft no person would send, kept for
+    `twin review`). unsendable: what the sendable check found, attempt by attempt.
     """
 
     text: str | None
@@ -44,6 +50,8 @@ class Draft:
     prompt: Prompt
     completion: Completion | None = None
     parts: PromptParts | None = None
+    held: str | None = None
+    unsendable: tuple[str, ...] = ()
 
 
 class Responder:
@@ -113,6 +121,15 @@ class Responder:
             return Draft(screen.reply, "needs_owner", screen.reason, NO_PROMPT)
         parts = self._prompt(persona, history, text, contact, chat_id, note)
         completion = await complete_with_retries(self.llm, parts.prompt, self.clock, retries=self.settings.llm.retries)
+        draft = self._judge(completion, text, parts, policy, persona, address)
+        draft = await self._sendable(draft, text, history, chat_id, parts, policy, persona, address)
+        if screen.prefix and draft.status == "answered" and draft.text:
+            draft = replace(draft, text=f"{screen.prefix}\n\n{draft.text}")
+        return draft
+
+    def _judge(self, completion: Completion, text: str, parts: PromptParts, policy: GuardPolicy, persona: Persona,
+               address: str) -> Draft:
+        """The guard's verdict on a model's answer: answered, blocked, a deferral, or nothing."""
         reply = clean_reply(completion.text or "")
         if not reply:
             why = completion.reason or "empty response"
@@ -124,9 +141,38 @@ class Responder:
             return Draft(None, "blocked", f"blocked: {verdict.reason}", parts.prompt, completion, parts)
         if verdict.status == "needs_owner":
             return Draft(verdict.replacement, "needs_owner", verdict.reason, parts.prompt, completion, parts)
-        if screen.prefix:
-            reply = f"{screen.prefix}\n\n{reply}"
         return Draft(reply, "answered", "", parts.prompt, completion, parts)
+
+    async def _sendable(self, draft: Draft, text: str, history: Sequence[HistoryMessage], chat_id: int | None,
+                        parts: PromptParts, policy: GuardPolicy, persona: Persona, address: str) -> Draft:
+        """A reply no person would send gets one regeneration, told why; failing again, it waits for the owner."""
+        if draft.status != "answered" or draft.text is None:
+            return draft
+        previous = next((m.text for m in reversed(history) if m.outgoing), "")
+        languages = self._languages(chat_id, history)
+        why = unsendable(draft.text, incoming=text, previous=previous, languages=languages)
+        if why is None:
+            return draft
+        language = LANGUAGE_NAMES.get(detect_language(text) or next(iter(languages), ""), "")
+        note = RETRY_NOTE.format(why=why, language=f", in {language}" if language else "")
+        retry = Prompt(parts.prompt.system + note, parts.prompt.messages)
+        completion = await complete_with_retries(self.llm, retry, self.clock, retries=self.settings.llm.retries)
+        second = self._judge(completion, text, parts, policy, persona, address)
+        if second.status not in ("answered", "skipped"):
+            return replace(second, unsendable=(why,))
+        again = "the model returned nothing" if second.text is None else \
+            unsendable(second.text, incoming=text, previous=previous, languages=languages)
+        if again is None:
+            return replace(second, unsendable=(why,))
+        return Draft(None, "review", f"needs the owner: no person would send this reply ({why}; "
+                     f"after one retry: {again}); the draft waits in twin review", parts.prompt, completion, parts,
+                     held=second.text or draft.text, unsendable=(why, again))
+
+    def _languages(self, chat_id: int | None, history: Sequence[HistoryMessage]) -> tuple[str, ...]:
+        """The languages a chat is held in: learned from the owner's messages there, and the contact's recent ones."""
+        learned = str(self._chat_style(chat_id).get("language") or "")
+        recent = " ".join(m.text for m in history[-6:] if not m.outgoing)
+        return tuple(lang for lang in (learned, detect_language(recent)) if lang)
 
     async def away_note(self, *, contact: str, back_at: str) -> str:
         """A short away message in the persona's voice (used when hours.outside = away)."""
@@ -144,7 +190,7 @@ class Responder:
         completion = await complete_with_retries(self.llm, prompt, self.clock, retries=self.settings.llm.retries)
         text = clean_reply(completion.text or "")
         verdict = check_output(text, self.policy, protected=prompt.system) if text else None
-        if not text or (verdict is not None and verdict.status != "ok"):
+        if not text or (verdict is not None and verdict.status != "ok") or unsendable(text) is not None:
             return fallback
         return text
 
