@@ -19,8 +19,8 @@ from twin.engine.hours import Hours, in_quiet
 from twin.engine.queue import ReplyQueue
 from twin.engine.responder import Responder, parts_json
 from twin.engine.rules import mode_of
-from twin.engine.steer import held_for_review
 from twin.engine.sender import Outcome, SendGate, send_parts, split_message
+from twin.engine.steer import held_for_review
 from twin.engine.timing import Timing, human_parts, plan
 from twin.errors import ConfigError, ProviderError, TelegramError
 from twin.session.base import Action, Telegram
