@@ -66,6 +66,9 @@ GOOD = [
     ("ок, скинь в WhatsApp", "ок"),
     ("скинь в Telegram, там удобнее", "куда скинуть фотки?"),
     ("Привет! Всё хорошо, только вернулся из поездки. Как ты?", "привет, как дела?"),
+    ("sure, how can I help?", "can you help me move on sunday?"),
+    ("happy to help!", "thanks for yesterday"),
+    ("я тебе помощник, не вопрос", "поможешь с переездом?"),
 ]
 
 
@@ -98,3 +101,18 @@ def test_the_owners_learned_language_for_the_chat_wins():
 def test_script_of():
     assert [script_of(t) for t in ("привет", "hello", "你好", "12 :)", "ok, привет всем")] == \
         ["cyrillic", "latin", "other", "", "cyrillic"]
+
+
+@pytest.mark.parametrize("reply", [
+    "I'm sorry, but as an AI language model I can't do that", "I'm here to help with your coding issues!",
+    "Hi there! I'm your AI assistant.", "How can I help you today?", "😂 I'm ready to assist you. What can I help with?",
+    "Я ваш виртуальный помощник", "Чем могу вам помочь?", "как ИИ, я не могу встречаться",
+])
+def test_a_chatbot_voice_is_not_the_owners(reply):
+    assert "chatbot" in (unsendable(reply, incoming="hey") or "")
+
+
+def test_the_twin_does_not_greet_itself():
+    assert "greets Sam" in (unsendable("Hey Sam, I hope you're doing well!", incoming="hi", owner="Sam Carter") or "")
+    assert unsendable("hey Alex, all good!", incoming="hi", owner="Sam Carter") is None
+    assert unsendable("Sam here, what's up?", incoming="who is this?", owner="Sam") is None

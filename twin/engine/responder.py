@@ -150,7 +150,7 @@ class Responder:
             return draft
         previous = next((m.text for m in reversed(history) if m.outgoing), "")
         languages = self._languages(chat_id, history)
-        why = unsendable(draft.text, incoming=text, previous=previous, languages=languages)
+        why = unsendable(draft.text, incoming=text, previous=previous, languages=languages, owner=persona.name)
         if why is None:
             return draft
         language = LANGUAGE_NAMES.get(detect_language(text) or next(iter(languages), ""), "")
@@ -161,7 +161,7 @@ class Responder:
         if second.status not in ("answered", "skipped"):
             return replace(second, unsendable=(why,))
         again = "the model returned nothing" if second.text is None else \
-            unsendable(second.text, incoming=text, previous=previous, languages=languages)
+            unsendable(second.text, incoming=text, previous=previous, languages=languages, owner=persona.name)
         if again is None:
             return replace(second, unsendable=(why,))
         return Draft(None, "review", f"needs the owner: no person would send this reply ({why}; "

@@ -23,6 +23,15 @@ HEADING = re.compile(r"(?m)^\s{0,3}#{1,6}\s+\S.*")
 FENCE = re.compile(r"```|~~~")
 BOLD = re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__")
 ROLE = re.compile(r"(?im)^\s*(?:assistant|user|system|human|ai|bot|model|ассистент|пользователь|система|бот)\s*:")
+# A chatbot talking, not a person: the twin never calls itself an AI on its own (the guard discloses).
+ASSISTANT = re.compile(
+    r"\b(?:as an? (?:ai|a\.i\.|language model|chatbot|assistant|virtual assistant)|i'?m (?:just )?(?:an? )?"
+    r"(?:ai|chatbot|language model|virtual assistant|ai assistant)\b|i'?m (?:your|an?) (?:ai |virtual |helpful )?"
+    r"assistant|i'?m here to (?:help|assist)|i'?m ready to (?:help|assist)|how (?:can|may) i assist|"
+    r"how may i help|how can i help you today|what can i (?:help|assist) you with today|"
+    r"как (?:ии|языковая модель|искусственный интеллект|ассистент)|я (?:ваш |твой )?(?:ии-?|виртуальный )?"
+    r"(?:ассистент|помощник|чат-?бот|языковая модель)|чем (?:я )?могу вам помочь)",
+    re.IGNORECASE)
 URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w.-]+@[\w-]+\.[\w.]+\b")
 SENTENCE = re.compile(r"[^.!?…\n]+")
 CYRILLIC = ("\u0400", "\u04ff")
@@ -38,18 +47,21 @@ LAUGH = frozenset({"ha", "he", "hi", "ah", "ха", "хе", "хи", "ах", "lol"
 MIXED_WORD = re.compile(r"(?=\w*[a-zA-Z]\w*[a-zA-Z])(?=\w*[а-яёА-ЯЁ]\w*[а-яёА-ЯЁ])\w{4,}")
 
 
-def unsendable(reply: str, *, incoming: str = "", previous: str = "", languages: Sequence[str] = ()) -> str | None:
+def unsendable(reply: str, *, incoming: str = "", previous: str = "", languages: Sequence[str] = (),
+               owner: str = "") -> str | None:
     """Why no person would send `reply` in answer to `incoming`, or None when it may go out.
 
     previous: the last reply sent in this chat (the same text again is a loop). languages: what
     the chat is written in when known (learned from the owner's own messages there); otherwise the
-    language of the incoming message decides.
+    language of the incoming message decides. owner: the name the twin speaks as (it does not greet
+    itself).
     """
     for check in (_empty, _markup, _gibberish):
         why = check(reply)
         if why:
             return why
-    return _echo(reply, incoming) or _language(reply, incoming, languages) or _repetition(reply, previous)
+    return (_voice(reply, owner) or _echo(reply, incoming) or _language(reply, incoming, languages)
+            or _repetition(reply, previous))
 
 
 def _empty(reply: str) -> str | None:
@@ -84,6 +96,18 @@ def _gibberish(reply: str) -> str | None:
     mixed = MIXED_WORD.search(reply)
     if mixed:
         return f"gibberish (a word in two alphabets: '{mixed.group(0)[:20]}')"
+    return None
+
+
+def _voice(reply: str, owner: str) -> str | None:
+    """A chatbot's voice, or the twin greeting its own owner as if they were the contact."""
+    match = ASSISTANT.search(reply)
+    if match:
+        return f"talks like a chatbot ('{match.group(0)}')"
+    first = owner.split()[0] if owner.split() else ""
+    if first and re.search(rf"(?i)\b(?:hi|hey|hello|dear|привет|здравствуй\w*)[\s,!]+(?:there[\s,]+)?"
+                           rf"{re.escape(first)}\b", reply):
+        return f"greets {first}, the person it speaks as"
     return None
 
 
