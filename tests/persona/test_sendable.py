@@ -105,7 +105,7 @@ def test_script_of():
 
 @pytest.mark.parametrize("reply", [
     "I'm sorry, but as an AI language model I can't do that", "I'm here to help with your coding issues!",
-    "Hi there! I'm your AI assistant.", "How can I help you today?", "😂 I'm ready to assist you. What can I help with?",
+    "Hi there! I'm your AI assistant.", "How can I help you today?", "😂 I'm ready to assist you.",
     "Я ваш виртуальный помощник", "Чем могу вам помочь?", "как ИИ, я не могу встречаться",
 ])
 def test_a_chatbot_voice_is_not_the_owners(reply):
