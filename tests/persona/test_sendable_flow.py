@@ -102,3 +102,13 @@ async def test_other_models_and_the_guards_own_words_are_not_held(twin_home):
     await serve(local, incoming("are you a bot?"))  # the disclosure is twin's own text, not the model's
     assert _to_contact(rig) == ["hey! all good"]
     assert _to_contact(local)[0].startswith("Hi! This is") and local.llm.prompts == []
+
+
+async def test_a_failing_retry_keeps_the_first_draft_for_the_owner(twin_home):
+    from tests.fakes import provider_500
+
+    rig = make_rig(twin_home, "<b>hey</b>", provider_500(), llm__retries=0)
+    await serve(rig, incoming("hey"))
+    (turn,) = rig.store.turns("default")
+    assert _to_contact(rig) == [] and turn.status == "review" and turn.reply_text == "<b>hey</b>"
+    assert "the retry failed" in turn.reason and "HTTP 500" in turn.reason

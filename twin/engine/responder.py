@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from twin.clock import Clock
 from twin.config import Settings
+from twin.errors import ProviderError
 from twin.llm.base import LLM, complete_with_retries
 from twin.logs import secrets_of
 from twin.persona.guard import GuardPolicy, check_output, policy_for, screen_incoming
@@ -156,7 +157,12 @@ class Responder:
         language = LANGUAGE_NAMES.get(detect_language(text) or next(iter(languages), ""), "")
         note = RETRY_NOTE.format(why=why, language=f", in {language}" if language else "")
         retry = Prompt(parts.prompt.system + note, parts.prompt.messages)
-        completion = await complete_with_retries(self.llm, retry, self.clock, retries=self.settings.llm.retries)
+        try:
+            completion = await complete_with_retries(self.llm, retry, self.clock, retries=self.settings.llm.retries)
+        except ProviderError as exc:
+            return Draft(None, "review", f"needs the owner: no person would send this reply ({why}); the retry "
+                         f"failed ({exc}); the draft waits in twin review", parts.prompt, draft.completion, parts,
+                         held=draft.text, unsendable=(why,))
         second = self._judge(completion, text, parts, policy, persona, address)
         if second.status not in ("answered", "skipped"):
             return replace(second, unsendable=(why,))
