@@ -25,7 +25,7 @@ def test_auto_is_the_default_speech_provider(twin_home):
 @pytest.mark.parametrize(("overrides", "local", "chosen", "why"), [
     ({"stt.api_key": KEY}, True, "openai", "a key or stt.base_url is set"),
     ({"stt.base_url": "http://127.0.0.1:9/v1"}, False, "openai", "a key or stt.base_url is set"),
-    ({}, True, "local", "the local Whisper"),
+    ({}, True, "local", "the local Whisper is installed"),
     ({}, False, "", "no OPENAI_API_KEY and the local Whisper is not installed"),
     ({"stt.provider": "off"}, True, "", "stt.provider = off"),
     ({"stt.provider": "openai"}, True, "", "OPENAI_API_KEY is not set"),
@@ -64,7 +64,8 @@ def test_doctor_says_why_speech_is_off(twin_home, monkeypatch):
     check = _check(make_settings(twin_home), "speech-to-text")
     assert check.state == "warn" and "not installed" in check.detail and "[voice]" in check.fix
     monkeypatch.setattr(app, "local_stt_available", lambda: True)
-    assert _check(make_settings(twin_home), "speech-to-text").state == "ok"
+    local = _check(make_settings(twin_home), "speech-to-text")
+    assert local.state == "ok" and "English only" in local.detail and "multilingual" in local.fix
     assert "OpenAI" in _check(make_settings(twin_home, **{"stt.api_key": KEY}), "speech-to-text").detail
 
 

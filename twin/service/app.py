@@ -118,9 +118,9 @@ def stt_choice(settings: Settings, local_installed: bool | None = None) -> tuple
             return "", 'voice notes are not understood: OPENAI_API_KEY is not set (or stt.provider = "local")'
         return stt.provider, f"stt.provider = {stt.provider}"
     if has_key:
-        return "openai", "auto: OpenAI speech-to-text (a key or stt.base_url is set)"
+        return "openai", "auto: a key or stt.base_url is set"
     if local_stt_available() if local_installed is None else local_installed:
-        return "local", "auto: the local Whisper (no OpenAI key)"
+        return "local", "auto: no OpenAI key, the local Whisper is installed"
     return "", ("voice notes are not understood: no OPENAI_API_KEY and the local Whisper is not installed "
                 "(pip install '.[voice]')")
 

