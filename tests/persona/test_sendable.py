@@ -116,3 +116,11 @@ def test_the_twin_does_not_greet_itself():
     assert "greets Sam" in (unsendable("Hey Sam, I hope you're doing well!", incoming="hi", owner="Sam Carter") or "")
     assert unsendable("hey Alex, all good!", incoming="hi", owner="Sam Carter") is None
     assert unsendable("Sam here, what's up?", incoming="who is this?", owner="Sam") is None
+
+
+def test_shares_run():
+    from twin.persona.sendable import shares_run
+
+    note = "Your last answer could not be sent: a role prefix. Answer again with one short message"
+    assert shares_run("ok! your last answer could not be sent, sorry", note)
+    assert not shares_run("my last answer was wrong, sorry", note)

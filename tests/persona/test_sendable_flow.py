@@ -112,3 +112,10 @@ async def test_a_failing_retry_keeps_the_first_draft_for_the_owner(twin_home):
     (turn,) = rig.store.turns("default")
     assert _to_contact(rig) == [] and turn.status == "review" and turn.reply_text == "<b>hey</b>"
     assert "the retry failed" in turn.reason and "HTTP 500" in turn.reason
+
+
+async def test_a_retry_that_parrots_the_note_is_held(twin_home):
+    rig = make_rig(twin_home, "<b>hey</b>", "ok. Your last answer could not be sent: a markup or template tag")
+    await serve(rig, incoming("hey"))
+    (turn,) = rig.store.turns("default")
+    assert _to_contact(rig) == [] and turn.status == "review" and "repeats the note" in turn.reason

@@ -20,7 +20,7 @@ from twin.persona.guard import GuardPolicy, check_output, policy_for, screen_inc
 from twin.persona.notes import ChatNote, chat_note
 from twin.persona.profile import Persona, load_persona, named_persona_path
 from twin.persona.prompt import PromptParts, assemble_prompt, build_prompt, chat_prompt
-from twin.persona.sendable import unsendable
+from twin.persona.sendable import shares_run, unsendable
 from twin.persona.style import detect_language, profile_for
 from twin.types import Completion, HistoryMessage, Prompt
 
@@ -166,8 +166,12 @@ class Responder:
         second = self._judge(completion, text, parts, policy, persona, address)
         if second.status not in ("answered", "skipped"):
             return replace(second, unsendable=(why,))
-        again = "the model returned nothing" if second.text is None else \
-            unsendable(second.text, incoming=text, previous=previous, languages=languages, owner=persona.name)
+        if second.text is None:
+            again: str | None = "the model returned nothing"
+        elif shares_run(second.text, note):
+            again = "it repeats the note about the last answer"
+        else:
+            again = unsendable(second.text, incoming=text, previous=previous, languages=languages, owner=persona.name)
         if again is None:
             return replace(second, unsendable=(why,))
         return Draft(None, "review", f"needs the owner: no person would send this reply ({why}; "

@@ -125,6 +125,11 @@ def _longest_run(a: Sequence[str], b: Sequence[str]) -> int:
     return best
 
 
+def shares_run(reply: str, other: str, words: int = 5) -> bool:
+    """Whether a reply repeats `words` or more words of another text in a row (an instruction parroted)."""
+    return _longest_run(lx.words(reply), lx.words(other)) >= words
+
+
 def _echo(reply: str, incoming: str) -> str | None:
     said, heard = lx.words(reply), lx.words(incoming)
     if not said or not heard:
