@@ -168,7 +168,7 @@ class Responder:
             return replace(second, unsendable=(why,))
         if second.text is None:
             again: str | None = "the model returned nothing"
-        elif shares_run(second.text, note):
+        elif shares_run(second.text, note, words=4):
             again = "it repeats the note about the last answer"
         else:
             again = unsendable(second.text, incoming=text, previous=previous, languages=languages, owner=persona.name)
