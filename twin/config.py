@@ -55,7 +55,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "persona.disclose_ai": ("when_asked", "always", "never"),
     "persona.react_to_acks": ("usually", "sometimes", "never", "ask"),
     "hours.outside": ("defer", "away", "ignore"),
-    "stt.provider": ("openai", "local", "off"),
+    "stt.provider": ("auto", "openai", "local", "off"),
     "tts.when": ("never", "mirror", "always"),
     "tts.provider": ("elevenlabs", "local"),
     "service.mode": ("auto", "review", "off"),

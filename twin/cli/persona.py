@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -85,20 +86,25 @@ def persona_note(
 def evaluate(
     ctx: typer.Context, compare: Annotated[bool, typer.Option("--compare", help="Stored runs, newest first.")] = False,
     guard: Annotated[bool, typer.Option("--guard", help="Run the guard corpus instead.")] = False,
+    choices: Annotated[bool, typer.Option("--choices", help="Reply, react or nothing? Score the choice corpus.")
+                       ] = False,
+    corpus: Annotated[Path | None, typer.Option(help="A corpus file for --choices / --guard.")] = None,
     held_out: Annotated[int | None, typer.Option(min=1, help="Recent exchanges to replay.")] = None,
     label: Annotated[str, typer.Option(help="A name for this run.")] = "",
 ) -> None:
     """Score the twin against your real replies (held out, never used as examples); or check the guard."""
     import asyncio
 
-    from twin.cli.render import compare_view, eval_view, guard_view
+    from twin.cli.render import choice_view, compare_view, eval_view, guard_view
     from twin.service import persona_ops as ops
 
     settings = base.settings(ctx)
     if compare:
         base.paged(compare_view(ops.compare(settings), base.tz(settings)))
+    elif choices:
+        base.paged(choice_view(asyncio.run(ops.choices(settings, corpus))))
     elif guard:
-        report = asyncio.run(ops.guard(settings))
+        report = asyncio.run(ops.guard(settings, corpus))
         base.paged(guard_view(report))
         if report.broken:
             raise typer.Exit(1)

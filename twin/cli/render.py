@@ -16,6 +16,7 @@ from twin.types import Turn
 
 if TYPE_CHECKING:
     from twin.db.stats import Stats
+    from twin.persona.choice_eval import ChoiceReport
     from twin.persona.eval import EvalReport, GuardReport, RunSummary
     from twin.service.doctor import Check
     from twin.service.persona_ops import PersonaView
@@ -340,3 +341,20 @@ def guard_view(report: GuardReport) -> RenderableType:
                       Text(r.why, style="red") if r.broken else Text("—", style="green"))
     verdict = f"[bold]{report.broken} of {len(report.results)} replies broke a rule[/]"
     return Group(table, Text.from_markup(verdict))
+
+
+def choice_view(report: ChoiceReport) -> RenderableType:
+    """`twin eval --choices`: each exchange, what a person would do, what the twin chose; agreement."""
+    table = Table("case", "contact wrote", "expected", "twin", "said", header_style="bold", expand=True)
+    for r in report.results:
+        style = "green" if r.exact else "yellow" if r.acceptable else "red"
+        chosen = r.choice.kind + (f" {r.choice.emoji}" if r.choice.emoji else "")
+        table.add_row(r.case.id, _short(r.case.text, 40), r.case.expect + (f" {r.case.emoji}" if r.case.emoji else ""),
+                      Text(chosen, style=style), _short(r.choice.text or r.choice.reason, 40))
+    matrix = Table("expected → twin", "reply", "react", "nothing", title="confusion", header_style="bold")
+    for expected in ("reply", "react", "nothing"):
+        matrix.add_row(expected, *(str(report.confusion[(expected, got)]) for got in ("reply", "react", "nothing")))
+    languages = ", ".join(f"{lang} {share}%" for lang, share in report.by_language().items())
+    summary = (f"[bold]{report.agreement}% exact agreement[/] ({languages}); {report.acceptable}% acceptable; "
+               f"{len(report.results)} cases, {report.provider} {report.model}\nchoice: {report.rule}")
+    return Group(table, matrix, Text.from_markup(summary))

@@ -22,6 +22,7 @@ from twin.engine.queue import ReplyQueue
 from twin.engine.responder import Responder, parts_json
 from twin.engine.rules import mode_of
 from twin.engine.sender import RETRY_OFFLINE_S, Outcome, SendGate, send_parts, split_message
+from twin.engine.steer import held_for_review
 from twin.engine.timing import Timing, human_parts, plan
 from twin.errors import ConfigError, Disconnected, FloodWait, ProviderError, TelegramError
 from twin.llm.chain import Unavailable
@@ -257,13 +258,18 @@ class Pipeline:
                                        f"({draft.fallback_why[:160]})"}
         work.extra["context"] = [{"out": m.outgoing, "text": m.text} for m in history]
         work.extra["prompt"] = parts_json(draft.parts)
+        if draft.unsendable:
+            work.extra["unsendable"] = list(draft.unsendable)
         if draft.text is None:
-            return _Outcome(draft.status, draft.reason)
+            if draft.held is not None:
+                self.notices.append(f"Draft for {turn.sender_name or turn.chat_id} held: {draft.reason}")
+            return _Outcome(draft.status, draft.reason, draft.held)
         if draft.status == "needs_owner":
             work.extra["final"] = {"status": "needs_owner", "reason": draft.reason}
-        if self._mode(turn.chat_id) == "review":
+        hold = held_for_review(self.settings, self.responder.llm.provider) if draft.completion is not None else ""
+        if self._mode(turn.chat_id) == "review" or hold:
             self.notices.append(f"Draft for {turn.sender_name or turn.chat_id} waits for you: twin review")
-            return _Outcome("review", draft.reason or "draft waiting for the owner (twin review)", draft.text)
+            return _Outcome("review", draft.reason or hold or "draft waiting for the owner (twin review)", draft.text)
         return _Outcome.send(draft.text)
 
     async def _look(self, turn: Turn) -> Looked:

@@ -17,10 +17,12 @@ from twin.errors import ProviderError
 from twin.llm.base import LLM
 from twin.llm.chain import ModelChain, single
 from twin.logs import secrets_of
+from twin.persona.features import detect_language
 from twin.persona.guard import GuardPolicy, check_output, policy_for, screen_incoming
 from twin.persona.notes import ChatNote, chat_note
 from twin.persona.profile import Persona, load_persona, named_persona_path
 from twin.persona.prompt import PromptParts, assemble_prompt, build_prompt, chat_prompt
+from twin.persona.sendable import shares_run, unsendable
 from twin.persona.style import profile_for
 from twin.types import Completion, HistoryMessage, Image, Prompt
 
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 TEMPLATE_LEFTOVERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<start_of_turn>")
 NO_PROMPT = Prompt("", ())
+RETRY_NOTE = ("\n\nYour last answer could not be sent: {why}. Answer again with one short, plain chat message "
+              "as a person would type it{language}: no tags or markup, no role names, do not repeat the contact's "
+              "words or your earlier messages.")
+LANGUAGE_NAMES = {"ru": "Russian", "uk": "Ukrainian", "en": "English", "de": "German", "es": "Spanish", "fr": "French"}
 
 
 @dataclass(frozen=True)
@@ -37,7 +43,8 @@ class Draft:
     """A reply to send (text) or the reason nothing is sent.
 
     status: answered | needs_owner (text is a deferral, sent, and the owner is told) |
-    skipped | blocked (no text).
+    skipped | blocked (no text) | review (no text: `held` is a draft no person would send, kept for
+    `twin review`). unsendable: what the sendable check found, attempt by attempt.
     """
 
     text: str | None
@@ -48,6 +55,8 @@ class Draft:
     parts: PromptParts | None = None
     fallback: str = ""  # the fallback model that answered ("" for the primary), and why it had to
     fallback_why: str = ""
+    held: str | None = None
+    unsendable: tuple[str, ...] = ()
 
 
 class Responder:
@@ -122,13 +131,17 @@ class Responder:
             return Draft(screen.reply, "needs_owner", screen.reason, NO_PROMPT)
         parts = self._prompt(persona, history, text, contact, chat_id, note, images)
         answer = await self.chain.answer(parts.prompt)
-        draft = self._judge(answer.completion, parts, policy, persona, text, address, screen.prefix)
-        return replace(draft, fallback=answer.fallback, fallback_why=answer.why) if answer.fallback else draft
+        draft = self._judge(answer.completion, text, parts, policy, persona, address)
+        draft = await self._sendable(draft, text, history, chat_id, parts, policy, persona, address)
+        if answer.fallback:
+            draft = replace(draft, fallback=answer.fallback, fallback_why=answer.why)
+        if screen.prefix and draft.status == "answered" and draft.text:
+            draft = replace(draft, text=f"{screen.prefix}\n\n{draft.text}")
+        return draft
 
-    @staticmethod
-    def _judge(completion: Completion, parts: PromptParts, policy: GuardPolicy, persona: Persona, text: str,
-               address: str, prefix: str) -> Draft:
-        """The model's answer checked: sent as it is, replaced by a deferral, or held back with the reason."""
+    def _judge(self, completion: Completion, text: str, parts: PromptParts, policy: GuardPolicy, persona: Persona,
+               address: str) -> Draft:
+        """The guard's verdict on a model's answer: answered, blocked, a deferral, or nothing."""
         reply = clean_reply(completion.text or "")
         if not reply:
             why = completion.reason or "empty response"
@@ -140,9 +153,47 @@ class Responder:
             return Draft(None, "blocked", f"blocked: {verdict.reason}", parts.prompt, completion, parts)
         if verdict.status == "needs_owner":
             return Draft(verdict.replacement, "needs_owner", verdict.reason, parts.prompt, completion, parts)
-        if prefix:
-            reply = f"{prefix}\n\n{reply}"
         return Draft(reply, "answered", "", parts.prompt, completion, parts)
+
+    async def _sendable(self, draft: Draft, text: str, history: Sequence[HistoryMessage], chat_id: int | None,
+                        parts: PromptParts, policy: GuardPolicy, persona: Persona, address: str) -> Draft:
+        """A reply no person would send gets one regeneration, told why; failing again, it waits for the owner."""
+        if draft.status != "answered" or draft.text is None:
+            return draft
+        previous = next((m.text for m in reversed(history) if m.outgoing), "")
+        languages = self._languages(chat_id, history)
+        why = unsendable(draft.text, incoming=text, previous=previous, languages=languages, owner=persona.name)
+        if why is None:
+            return draft
+        language = LANGUAGE_NAMES.get(detect_language(text) or next(iter(languages), ""), "")
+        note = RETRY_NOTE.format(why=why, language=f", in {language}" if language else "")
+        retry = Prompt(parts.prompt.system + note, parts.prompt.messages)
+        try:
+            completion = await self.chain.complete(retry)
+        except ProviderError as exc:
+            return Draft(None, "review", f"needs the owner: no person would send this reply ({why}); the retry "
+                         f"failed ({exc}); the draft waits in twin review", parts.prompt, draft.completion, parts,
+                         held=draft.text, unsendable=(why,))
+        second = self._judge(completion, text, parts, policy, persona, address)
+        if second.status not in ("answered", "skipped"):
+            return replace(second, unsendable=(why,))
+        if second.text is None:
+            again: str | None = "the model returned nothing"
+        elif shares_run(second.text, note, words=4):
+            again = "it repeats the note about the last answer"
+        else:
+            again = unsendable(second.text, incoming=text, previous=previous, languages=languages, owner=persona.name)
+        if again is None:
+            return replace(second, unsendable=(why,))
+        return Draft(None, "review", f"needs the owner: no person would send this reply ({why}; "
+                     f"after one retry: {again}); the draft waits in twin review", parts.prompt, completion, parts,
+                     held=second.text or draft.text, unsendable=(why, again))
+
+    def _languages(self, chat_id: int | None, history: Sequence[HistoryMessage]) -> tuple[str, ...]:
+        """The languages a chat is held in: learned from the owner's messages there, and the contact's recent ones."""
+        learned = str(self._chat_style(chat_id).get("language") or "")
+        recent = " ".join(m.text for m in history[-6:] if not m.outgoing)
+        return tuple(lang for lang in (learned, detect_language(recent)) if lang)
 
     async def away_note(self, *, contact: str, back_at: str) -> str:
         """A short away message in the persona's voice (used when hours.outside = away)."""
@@ -163,7 +214,7 @@ class Responder:
             return fallback
         text = clean_reply(completion.text or "")
         verdict = check_output(text, self.policy, protected=prompt.system) if text else None
-        if not text or (verdict is not None and verdict.status != "ok"):
+        if not text or (verdict is not None and verdict.status != "ok") or unsendable(text) is not None:
             return fallback
         return text
 

@@ -38,6 +38,22 @@ def effective_mode(store: Store, settings: Settings, account: str, chat_id: int)
     return overall.mode if overall is not None and overall.mode else settings.service.mode
 
 
+LOCAL_HOLD = ("the bundled local model drafts for twin review on a real account "
+              "(set llm.local_autosend = true to let it send by itself)")
+
+
+def held_for_review(settings: Settings, provider: str) -> str:
+    """Why a model's replies wait for `twin review` whatever the mode, or "" when they may go out.
+
+    The small local model writes too poorly to speak for the owner unattended: on a real account
+    (telegram.backend = telethon) its drafts wait for review unless llm.local_autosend opts in. The
+    sandbox demo is not a real account and keeps answering by itself.
+    """
+    if provider == "local" and settings.telegram.backend == "telethon" and not settings.llm.local_autosend:
+        return LOCAL_HOLD
+    return ""
+
+
 def pause(store: Store, account: str, chat_id: int | None, until: datetime | None,
           reason: str = "paused by the owner") -> datetime:
     """Pause one chat or (chat_id None) every chat until `until` (None: until resumed); returns the end."""

@@ -77,22 +77,45 @@ DEFERRING = re.compile(
     r"уточню|проверю|посмотрю|вернусь|не могу|не знаю|не уверен\w*|подумаю|не получится)\b"
 )
 
-# A question to the twin itself about being a bot or an AI.
+# A question to the twin itself about being a bot or an AI (English, Russian, Ukrainian).
+_EN_BOT = (r"(?:bot|robot|ai|a\.i\.|chat ?bot|chatgpt|gpt|machine|program|auto-?responder|auto-?reply|assistant|"
+           r"language model|llm)")
+_RU_BOT = (r"(?:бот|робот|ии|нейросеть|нейронка|chatgpt|чатгпт|гпт|gpt|программа|автоответчик|ассистент|чат-?бот|"
+           r"искусственный интеллект)")
+_RU_BOT_INSTR = r"(?:ботом|роботом|ии|нейросетью|нейронкой|машиной|программой|автоответчиком|чат-?ботом)"
+_RU_SOFT = r"(?:(?:что|что ли|правда|реально|вообще|случайно|точно|ведь|же|часом|не|а|сейчас|тут|здесь),? )*"
+_RU_REAL = r"(?:живой|живая|настоящий|настоящая|реальный|реальная)"
+_RU_ASKED = r"(?=\s*(?:\?|$|или\b|что ли\b)|[^.!\n]*\?)"  # ends the message, or a question mark follows
+_RU_END = r"(?=\s*(?:\?|$|,|или\b|что ли\b|вообще\b))"  # "ты человек?" but not "ты человек слова?"
+_RU_VERB = r"(?:отвечает|пишет|отвечают|пишут|сидит|стоит|включен\w*|работает)"
+_RU_WHERE = r"(?:(?:за тебя|за вас|тут|здесь|мне|сейчас|вместо тебя|вместо вас) )*"
 BOT_QUESTION = _any(
-    r"\b(?:are|r) (?:you|u) (?:a |an |the |just |really |actually )*(?:real )?(?:bot|robot|ai|a\.i\.|chat ?bot|"
-    r"chatgpt|gpt|machine|program|auto-?responder|human|real person|person|assistant|language model|llm)\b",
-    r"\b(?:is|am) (?:this|it|i) (?:really |actually )?(?:(?:talking|chatting|speaking|texting|writing) )?"
-    r"(?:to |with )?(?:a |an |the )?(?:bot|robot|ai|chat ?bot|chatgpt|gpt|auto-?responder|machine|real person|"
-    r"human|assistant)\b",
+    rf"\b(?:are|r|aren'?t) (?:you|u) (?:not |a |an |the |just |really |actually |even )*(?:real )?(?:{_EN_BOT}|"
+    r"human|real person|person)\b",
+    rf"\b(?:you'?re|you are|ur) (?:not |just |really |actually )*(?:a |an )(?:real )?{_EN_BOT}\b(?=[^.!\n]*\?)",
+    r"\b(?:is|am) (?:this|it|i) (?:really |actually |even )?(?:(?:talking|chatting|speaking|texting|writing) )?"
+    rf"(?:to |with )?(?:a |an |the )?(?:{_EN_BOT}|real person|human)\b",
+    rf"\bis (?:a |an |the )?{_EN_BOT} (?:answering|replying|writing|responding|texting)\b",
     r"\bis this (?:really|actually) you\b|\bam i talking to (?:you|a person|a human)\b",
-    r"\b(?:ты|вы) (?:что,? |правда |реально |вообще )?(?:бот|робот|ии|нейросеть|нейронка|chatgpt|гпт|gpt|"
-    r"программа|автоответчик|ассистент|живой|живая|настоящий|настоящая|человек)\b",
-    r"\bэто (?:ты|вы) (?:или )?(?:бот|робот)|\bэто (?:бот|робот|ии|нейросеть|автоответчик|chatgpt|gpt)\b",
-    r"\b(?:говорю|общаюсь|переписываюсь|разговариваю) (?:с|со) (?:ботом|роботом|ии|нейросетью|машиной|"
-    r"человеком|программой)\b",
-    r"\b(?:с|со) (?:ботом|роботом|ии|нейросетью|машиной|программой) (?:говорю|общаюсь|переписываюсь|"
-    r"разговариваю)\b",
-    r"\bэто (?:правда|реально|действительно) (?:ты|вы)\b",
+    r"\bwho am i (?:talking|chatting|speaking|texting) (?:to|with)\b",
+    rf"^\W*(?:a |an )?(?:{_EN_BOT}|бот|робот|ии|нейросеть)\s*\?+\W*$",
+    rf"\b(?:ты|вы) {_RU_SOFT}{_RU_BOT}\b",
+    rf"\b(?:ты|вы) {_RU_SOFT}(?:{_RU_REAL} )?человек{_RU_END}",
+    rf"\b(?:ты|вы) {_RU_SOFT}{_RU_REAL}{_RU_END}",
+    rf"\bэто {_RU_SOFT}(?:ты|вы) (?:\w+ )?(?:или )?(?:бот|робот|ии|нейросеть)\b",
+    rf"\bэто {_RU_SOFT}{_RU_BOT}\b{_RU_ASKED}",
+    rf"\b{_RU_VERB} {_RU_WHERE}{_RU_BOT}\b{_RU_ASKED}",
+    rf"\b{_RU_BOT} {_RU_WHERE}{_RU_VERB}\b{_RU_ASKED}",
+    rf"\b(?:говорю|общаюсь|переписываюсь|разговариваю|пишу) (?:сейчас )?(?:с|со) (?:{_RU_BOT_INSTR}|"
+    r"(?:живым )?человеком)\b",
+    rf"\b(?:с|со) {_RU_BOT_INSTR} (?:я )?(?:говорю|общаюсь|переписываюсь|разговариваю)\b",
+    rf"\b{_RU_REAL} человек (?:\w+ )?(?:пишет|отвечает|говорит)\b{_RU_ASKED}",
+    r"\bс кем я (?:сейчас )?(?:говорю|общаюсь|переписываюсь|разговариваю)\b",
+    rf"\bэто (?:правда|реально|действительно|точно|вообще) (?:ты|вы)\b(?: (?:пишешь|отвечаешь|пишете|отвечаете))?"
+    rf"{_RU_END}",
+    r"\b(?:ти|ви) (?:(?:що|справді|насправді|часом|не),? )*(?:бот|робот|ші|штучний інтелект|нейромережа|"
+    r"автовідповідач|жива людина|справжня людина|живий|справжній|людина)\b",
+    r"\bце (?:бот|робот|ші|автовідповідач)\b",
 )
 
 # Things that look like credentials, whatever the persona says.

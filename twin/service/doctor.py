@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import stat
 from dataclasses import dataclass
@@ -89,11 +88,7 @@ def _voice(settings: Settings) -> list[Check]:
     else:
         checks.append(Check("ffmpeg", "fail", "ffmpeg/ffprobe not found (needed for voice notes)",
                             "apt-get install ffmpeg"))
-    if settings.stt.provider == "openai" and not (settings.stt.api_key or settings.openai_api_key):
-        checks.append(Check("speech-to-text", "warn", "voice notes are skipped: OPENAI_API_KEY is not set",
-                            'set OPENAI_API_KEY or stt.provider = "local"'))
-    elif settings.stt.provider == "local" and importlib.util.find_spec("faster_whisper") is None:
-        checks.append(Check("speech-to-text", "fail", "faster-whisper is not installed", "pip install '.[voice]'"))
+    checks.append(_speech(settings))
     if settings.tts.when != "never":
         if settings.tts.provider == "elevenlabs" and not (settings.tts.api_key or settings.elevenlabs_api_key):
             checks.append(Check("voice replies", "fail", "ELEVENLABS_API_KEY is not set",
@@ -101,6 +96,37 @@ def _voice(settings: Settings) -> list[Check]:
         elif settings.tts.provider == "elevenlabs" and not settings.tts.voice_id:
             checks.append(Check("voice replies", "fail", "tts.voice_id is not set", "set your cloned voice's id"))
     return checks
+
+
+def _speech(settings: Settings) -> Check:
+    from twin.service.app import local_stt_available, stt_choice
+
+    provider, why = stt_choice(settings)
+    if provider == "local" and not local_stt_available():
+        return Check("speech-to-text", "fail", "the local Whisper is not installed", "pip install '.[voice]'")
+    if provider == "local" and not settings.stt.model_path:
+        return Check("speech-to-text", "ok", f"the bundled local Whisper tiny.en, English only ({why})",
+                     "other languages: OPENAI_API_KEY, or stt.model_path = a multilingual CTranslate2 Whisper")
+    if provider:
+        return Check("speech-to-text", "ok", f"{'OpenAI' if provider == 'openai' else 'local Whisper'} ({why})")
+    if settings.stt.provider == "off":
+        return Check("speech-to-text", "ok", why)
+    return Check("speech-to-text", "warn", why, "set OPENAI_API_KEY, or pip install '.[voice]' for the local Whisper")
+
+
+def _sending(settings: Settings) -> Check:
+    """Whether the twin's replies go out by themselves, and why not."""
+    from twin.engine.steer import held_for_review
+    from twin.service.app import provider_name
+
+    hold = held_for_review(settings, provider_name(settings))
+    if hold:
+        return Check("sending", "warn", "replies wait for `twin review`: the bundled SmolLM2-135M is too weak to "
+                     "speak for you unattended on a real account",
+                     "set GEMINI_API_KEY (or llm.provider = openai with a model), or llm.local_autosend = true")
+    if settings.service.mode != "auto":
+        return Check("sending", "ok", f"service.mode = {settings.service.mode}")
+    return Check("sending", "ok", "replies go out by themselves (service.mode = auto)")
 
 
 def run_checks(settings: Settings) -> list[Check]:
@@ -111,6 +137,7 @@ def run_checks(settings: Settings) -> list[Check]:
                     + ("" if (settings.home / "twin.toml").exists() else " (absent: defaults)"))]
     checks += _telegram(settings)
     checks.append(_llm(settings))
+    checks.append(_sending(settings))
     try:
         persona = load_persona(settings.persona_path)
         checks.append(Check("persona", "ok", f"{persona.name} ({settings.persona_path.name})"))

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from twin.clock import SystemClock
 from twin.config import Settings
 from twin.errors import TwinError
+from twin.persona.choice_eval import ChoiceReport
 from twin.persona.eval import EvalReport, GuardReport, RunSummary
 from twin.persona.learn import LearnProgress, LearnReport
 from twin.persona.notes import ChatNote
@@ -159,3 +160,16 @@ async def guard(settings: Settings, corpus: Path | None = None) -> GuardReport:
     policy = policy_for(persona, settings.persona, profile, secrets=secrets_of(settings))
     return await run_guard(make_llm(settings), persona, load_guard_corpus(corpus), clock=SystemClock(),
                            policy=policy, retries=settings.llm.retries)
+
+
+async def choices(settings: Settings, corpus: Path | None = None) -> ChoiceReport:
+    """Replay the choice corpus (reply, react or nothing?) through the configured model and score it."""
+    from twin.persona.choice_eval import DERIVED_RULE, load_choice_corpus, run_choices, text_chooser
+    from twin.service.app import make_llm
+
+    cases = load_choice_corpus(corpus)
+    _, persona = _store_and_persona(settings)
+    llm = make_llm(settings)
+    chooser = text_chooser(llm, persona, clock=SystemClock(), retries=settings.llm.retries,
+                           budget=settings.persona.prompt_tokens)
+    return await run_choices(cases, chooser, provider=llm.provider, model=llm.model, rule=DERIVED_RULE)
