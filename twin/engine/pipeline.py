@@ -266,7 +266,7 @@ class Pipeline:
             return _Outcome(draft.status, draft.reason, draft.held)
         if draft.status == "needs_owner":
             work.extra["final"] = {"status": "needs_owner", "reason": draft.reason}
-        hold = held_for_review(self.settings, self.responder.llm.provider) if draft.completion is not None else ""
+        hold = held_for_review(self.settings, draft.completion.provider) if draft.completion is not None else ""
         if self._mode(turn.chat_id) == "review" or hold:
             self.notices.append(f"Draft for {turn.sender_name or turn.chat_id} waits for you: twin review")
             return _Outcome("review", draft.reason or hold or "draft waiting for the owner (twin review)", draft.text)
