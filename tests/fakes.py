@@ -108,7 +108,8 @@ def provider_500() -> ProviderError:
 
 class DownLLM(FakeLLM):
     """A FakeLLM whose provider can be down: while `down` is true every call raises a retryable error
-    (503 and connection resets in turn). Records each call as (time, was it down)."""
+    (503 and connection resets in turn). Records each call as (time, was it down). Its default answers
+    are numbered, as a person's replies differ (the same reply twice in a chat is held as unsendable)."""
 
     def __init__(self, clock: FakeClock, *replies: str | None | Exception, provider: str = "fake",
                  model: str = "fake-1", default: str | None = "ok") -> None:
@@ -128,6 +129,8 @@ class DownLLM(FakeLLM):
             if self.calls_while_down % 2:
                 raise ProviderError(f"{self.provider}: HTTP 503 unavailable", retryable=True, status=503)
             raise ProviderError(f"{self.provider}: connection reset (ConnectionResetError)", retryable=True)
+        if not self.script and self.default is not None:
+            self.script.append(f"{self.default} {len(self.prompts) + 1}")
         return await super().complete(prompt)
 
 
