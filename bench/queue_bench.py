@@ -15,11 +15,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.test_crash import echo, run_crash  # noqa: E402
-
 from tests.fakes import incoming  # noqa: E402
 from tests.helpers import make_rig  # noqa: E402
 from tests.httpserver import scripted_server  # noqa: E402
+from tests.service.test_crash import echo, run_crash  # noqa: E402
 from twin.clock import SystemClock  # noqa: E402
 
 UNLIMITED = {"timing__scale": 0.0, "hours__quiet": [], "rules__max_sends_per_hour": 10**6,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tests.engine.test_loop import serve
 from tests.fakes import T0, incoming
 from tests.helpers import make_rig
-from tests.test_loop import serve
 from twin.persona.examples import Exchange, store_exchanges
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests import voice_samples
+from tests.engine.test_loop import serve, turns_of
 from tests.fakes import FakeSTT, FakeTTS, incoming
 from tests.helpers import make_rig
-from tests.test_loop import serve, turns_of
 from twin.types import Media
 from twin.voice import audio
 

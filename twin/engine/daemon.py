@@ -18,9 +18,10 @@ from twin.config import Settings
 from twin.db.store import Store
 from twin.engine.hours import Hours, next_change
 from twin.engine.pipeline import TAKEOVER, Pipeline
-from twin.engine.queue import ReplyQueue
+from twin.engine.queue import OFFLINE_REASON, ReplyQueue
 from twin.engine.rules import ChatContext, decide, mode_of
-from twin.errors import Disconnected
+from twin.engine.sender import RETRY_OFFLINE_S
+from twin.errors import Disconnected, TelegramError
 from twin.session.base import Telegram
 from twin.types import HistoryMessage, Incoming, Me
 from twin.voice.flow import media_json
@@ -51,6 +52,9 @@ class Daemon:
         self.connected = asyncio.Event()
         self.started_at = clock.now()
         self.last_error = ""
+        self.ledger = pipeline.ledger
+        pipeline.delivery.owner_wrote = self._takeover
+        self._last_heard = clock.now()  # when the last update arrived (the safety-net catch-up counts from it)
 
     # --- lifecycle ----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -79,6 +83,9 @@ class Daemon:
                     log.info("reconnected; missed messages are caught up")
                 first = False
                 self.connected.set()
+                await self._catch_up("connected")
+                if self.queue.retry_offline(self.clock.now()):
+                    self._wake.set()  # replies cut off by the lost connection go out now
                 lost = await self._serve(stop)
                 self.connected.clear()
                 if lost is None:
@@ -131,7 +138,24 @@ class Daemon:
     # --- receiving ----------------------------------------------------------------------
     async def _consume(self) -> None:
         async for message in self.telegram.incoming():
+            self._last_heard = self.clock.now()
             await self.handle(message)
+
+    async def _catch_up(self, why: str) -> None:
+        """Ask Telegram for what this session missed; it comes through incoming() like any update."""
+        try:
+            await self.telegram.catch_up()
+        except TelegramError as exc:  # the stream reports a lost connection; the safety net tries again
+            log.info("could not ask for missed updates (%s): %s", why, exc)
+            return
+        self._last_heard = self.clock.now()
+        log.debug("asked for missed updates (%s)", why)
+
+    async def _keep_up(self) -> None:
+        """The safety net: a session the server forgot gets no pushed updates until it asks for them."""
+        every = self.settings.telegram.catch_up_s
+        if every > 0 and (self.clock.now() - self._last_heard).total_seconds() >= every:
+            await self._catch_up(f"nothing heard for {every:g} s")
 
     async def handle(self, message: Incoming) -> int | None:
         """Record one message and its decision; returns the turn id (None: the owner's own or a repeat)."""
@@ -197,7 +221,7 @@ class Daemon:
         return ingested.turn_id
 
     async def _owner_message(self, message: Incoming) -> None:
-        """The owner wrote: a command in Saved Messages, the twin's own send, or a takeover."""
+        """The owner wrote: a command in Saved Messages, the twin's own send coming back, or a takeover."""
         if message.kind == "service":
             return  # calls, pins and joins are not the owner writing
         me_id = self.me.id if self.me else 0
@@ -206,17 +230,34 @@ class Daemon:
             if reply:
                 await self._notify(reply)
             return
-        if message.text in self.pipeline.in_flight.get(message.chat_id, set()) or self.store.is_outgoing(
-                self.account, message.chat_id, message.message_id):
-            return  # the twin's own message coming back as an update
-        self.store.add_messages(self.account, message.chat_id, [
-            HistoryMessage(message.message_id, message.date, True, message.text, message.sender_id)])
+        if self._is_twins(message):
+            return
+        if self.store.is_outgoing(self.account, message.chat_id, message.message_id):
+            return  # the owner's message again (a catch-up repeats what was seen): taken over already
+        self._takeover(message.chat_id, HistoryMessage(message.message_id, message.date, True, message.text,
+                                                       message.sender_id))
+
+    def _is_twins(self, message: Incoming) -> bool:
+        """Whether an outgoing message is one the twin sent, by its id or by the part it is the echo of."""
+        if self.ledger.owns(message.chat_id, message.message_id):
+            return True
+        part = self.ledger.claim(message.chat_id, message.message_id, message.kind, message.text, message.date,
+                                 self.clock.now())
+        if part is not None:
+            log.info("message %s in chat %s is part %s of turn %s (its echo)", message.message_id, message.chat_id,
+                     part.index, part.turn_id)
+        return part is not None
+
+    def _takeover(self, chat_id: int, message: HistoryMessage) -> None:
+        """The owner wrote in a chat: cancel what has not started sending and leave the chat to them."""
+        self.store.add_messages(self.account, chat_id, [message])
         now = self.clock.now()
         until = now + timedelta(hours=self.settings.rules.takeover_pause_h)
-        self.pipeline.takeover(message.chat_id, now)
-        cancelled = self.queue.cancel_chat(message.chat_id, TAKEOVER, now)
-        self.queue.pause_chat(message.chat_id, until, "the owner took over")
-        log.info("owner wrote in chat %s: %s pending cancelled, paused until %s", message.chat_id, cancelled, until)
+        self.pipeline.takeover(chat_id, now)
+        cancelled = self.queue.cancel_chat(chat_id, TAKEOVER, now)
+        self.queue.pause_chat(chat_id, until, "the owner took over")
+        log.info("owner wrote in chat %s (message %s): %s pending cancelled, paused until %s", chat_id,
+                 message.message_id, cancelled, until)
 
     async def _notify(self, text: str) -> None:
         """Tell the owner in Saved Messages (best effort)."""
@@ -236,6 +277,7 @@ class Daemon:
                 self._workers[chat_id] = asyncio.create_task(self._work(chat_id, turn_id))
             while self.pipeline.notices:
                 await self._notify(self.pipeline.notices.pop(0))
+            await self._keep_up()
             next_due = self.queue.next_due()
             delay = self.settings.timing.tick_s
             if next_due is not None:
@@ -248,6 +290,8 @@ class Daemon:
             await self.pipeline.process(turn_id)
         except asyncio.CancelledError:
             raise
+        except Disconnected as exc:  # typing or reading when the connection dropped: not the turn's fault
+            self._retry_later(turn_id, f"{OFFLINE_REASON} while composing ({exc}); tried again")
         except Exception as exc:  # the per-turn boundary: record, keep serving
             self.last_error = f"{exc.__class__.__name__}: {exc}"
             log.exception("turn %s failed unexpectedly", turn_id)
@@ -256,6 +300,17 @@ class Daemon:
         finally:
             self._workers.pop(chat_id, None)
             self._wake.set()
+
+    def _retry_later(self, turn_id: int, reason: str) -> None:
+        """A turn interrupted by a lost connection runs again once it is back."""
+        turn = self.store.turn(turn_id)
+        if turn is None or turn.status not in ("composing", "sending"):
+            return
+        now = self.clock.now()
+        status = "waiting" if turn.status == "composing" else "sending"
+        self.store.update_turn(turn_id, now, status=status, reason=reason,
+                               due_at=now + timedelta(seconds=RETRY_OFFLINE_S))
+        log.info("turn %s: %s", turn_id, reason)
 
     def snapshot(self) -> dict[str, object]:
         """What `twin status` shows about the running daemon."""
@@ -266,6 +321,7 @@ class Daemon:
             "started_at": self.started_at.isoformat(),
             "busy_chats": len(self._workers),
             "send_paused_until": _iso(self.pipeline.gate.paused_until),
+            "last_catch_up": _iso(self.telegram.last_catch_up),
             "last_error": self.last_error,
         }
 

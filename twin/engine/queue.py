@@ -19,6 +19,7 @@ from twin.db.tables import ChatRow, MessageRow, TurnRow
 from twin.types import Decision, Incoming
 
 OPEN_STATES = ("waiting", "composing", "sending", "review")
+OFFLINE_REASON = "connection lost"  # how a turn waiting for the connection is marked (retry_offline)
 RUNNABLE = ("waiting", "sending")
 
 
@@ -157,6 +158,14 @@ class ReplyQueue:
                 row.status, row.reason, row.updated_at = "stale", _stale_reason(now - row.received_at), now
                 stale += 1
             return int(getattr(resumed, "rowcount", 0) or 0), stale
+
+    def retry_offline(self, now: datetime) -> int:
+        """The connection is back: turns that wait only for it are due now (same random_ids)."""
+        with self.store.engine.begin() as conn:
+            result = conn.execute(sa.update(T).where(
+                T.c.account == self.account, T.c.status.in_(RUNNABLE), T.c.due_at > now,
+                T.c.reason.like(f"{OFFLINE_REASON}%")).values(due_at=now, updated_at=now))
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def sent_since(self, since: datetime, chat_id: int | None = None) -> list[datetime]:
         """Send times of answered turns since a moment (for caps and the loop guard)."""

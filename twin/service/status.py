@@ -94,6 +94,8 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
         "uptime_s": round((now - started).total_seconds()) if started else None,
         "status_updated_at": file.get("updated_at"),
         "last_error": file.get("last_error") or "",
+        # When the running twin last asked Telegram for missed updates (after a reconnect, or its safety net).
+        "last_catch_up": file.get("last_catch_up") if running else None,
         "hours": hours_now(settings, now),
     }
     reader = open_reader(settings.database_url)

@@ -3,6 +3,12 @@
 Everything lives in data/sandbox/<account>/events.jsonl, one JSON object a line, shared by
 `twin sandbox say` (a contact writes) and the daemon (the twin answers). Message ids are line
 numbers, so they grow like a private chat's. Log in with any phone number and code 12345.
+
+As inconvenient as Telegram: the twin's own sends come back through incoming() as outgoing
+messages, looking exactly like the owner writing from another device; a "forgotten" session
+(`twin sandbox forget`) gets nothing pushed until it asks for the difference (catch_up); a dropped
+connection (`twin sandbox drop`) fails every call for a while, and a send caught by the drop may
+have been delivered with its answer lost.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import asyncio
 import fcntl
 import json
 import os
+import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -18,9 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from twin.errors import AuthError, CodeInvalid, PhoneInvalid, TelegramError
+from twin.errors import AuthError, CodeInvalid, Disconnected, PhoneInvalid, TelegramError
 from twin.session.base import Action, CodeSent, Dialog
-from twin.types import HistoryMessage, Incoming, Me, VoiceNote
+from twin.types import HistoryMessage, Incoming, Me, Media, VoiceNote
 
 SANDBOX_CODE = "12345"
 OWNER = Me(id=1, name="Sandbox Owner", username="owner")
@@ -101,15 +108,65 @@ class SandboxWorld:
                  "date": datetime.now(UTC).isoformat()}
         return self.append(event)
 
+    # --- the server's moods ---------------------------------------------------------------
+    def forget(self) -> None:
+        """The server forgets the session: nothing is pushed until the client asks for the difference."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "forgotten").touch()
 
-def _incoming(event: dict[str, Any]) -> Incoming:
-    own = event["dir"] == "own"
+    def forgotten(self) -> bool:
+        return (self.root / "forgotten").exists()
+
+    def remember(self) -> None:
+        (self.root / "forgotten").unlink(missing_ok=True)
+
+    def drop(self, seconds: float) -> None:
+        """The connection drops for `seconds`, and the server forgets the session (as a restart does)."""
+        self.forget()
+        tmp = self.root / "down.tmp"
+        tmp.write_text(str(time.time() + seconds))
+        os.replace(tmp, self.root / "down")
+
+    def drop_on_send(self, seconds: float) -> None:
+        """The connection drops at the twin's next send (which then may or may not have gone out)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "drop_on_send").write_text(str(seconds))
+
+    def armed_drop(self) -> None:
+        """Fire a drop armed by drop_on_send (the sandbox server calls it on a send)."""
+        try:
+            seconds = float((self.root / "drop_on_send").read_text())
+        except (FileNotFoundError, ValueError):
+            return
+        (self.root / "drop_on_send").unlink(missing_ok=True)
+        self.drop(seconds)
+
+    def down(self) -> bool:
+        """Whether the connection is down now."""
+        try:
+            return time.time() < float((self.root / "down").read_text())
+        except (FileNotFoundError, ValueError):
+            return False
+
+
+def _incoming(event: dict[str, Any], names: dict[int, str]) -> Incoming:
+    """An event as the account sees it: the twin's sends and the owner's own messages look the same."""
+    mine = event["dir"] in ("out", "own")
+    chat = int(event["chat"])
+    name = names.get(chat) or ("Saved Messages" if chat == OWNER.id else str(event.get("name", "")))
+    voice = "voice_s" in event
     return Incoming(
-        chat_id=event["chat"], message_id=event["id"], sender_id=OWNER.id if own else event["chat"],
-        date=datetime.fromisoformat(event["date"]), text=event["text"], chat_title=event["name"],
-        sender_name=OWNER.name if own else event["name"], sender_is_bot=bool(event.get("bot")),
-        sender_is_contact=not own, outgoing=own, sender_is_self=own,
+        chat_id=chat, message_id=event["id"], sender_id=OWNER.id if mine else chat,
+        date=datetime.fromisoformat(event["date"]), text=str(event.get("text", "")),
+        kind="voice" if voice else "text", chat_title=name, sender_name=OWNER.name if mine else name,
+        sender_is_bot=bool(event.get("bot")), sender_is_contact=not mine, outgoing=mine, sender_is_self=mine,
+        media=Media("voice", "audio/ogg", 0, float(event["voice_s"])) if voice else None,
     )
+
+
+def _names(events: list[dict[str, Any]]) -> dict[int, str]:
+    """Each chat's contact name, from what the contacts wrote."""
+    return {int(e["chat"]): str(e["name"]) for e in events if e["dir"] == "in"}
 
 
 class SandboxTelegram:
@@ -120,6 +177,12 @@ class SandboxTelegram:
         self.session_path = session_path
         self.poll_s = poll_s
         self._stopped = asyncio.Event()
+        self._poke = asyncio.Event()
+        self._last_catch_up: datetime | None = None
+
+    def _online(self) -> None:
+        if self.world.down():
+            raise Disconnected("sandbox: the connection dropped")
 
     # --- Telegram -----------------------------------------------------------------------
     async def start(self) -> Me:
@@ -127,37 +190,64 @@ class SandboxTelegram:
         me = await self.current_user()
         if me is None:
             raise AuthError("not logged in (sandbox): run `twin login`")
+        self._online()
         self._stopped.clear()
         return me
 
     async def stop(self) -> None:
         self._stopped.set()
+        self._poke.set()
 
     async def incoming(self) -> AsyncIterator[Incoming]:
-        """Events after the saved cursor, then new ones; the cursor moves once each is handled.
+        """Events after the saved cursor, then new ones, in order; the cursor moves once each is handled.
 
-        Like Telegram's update state, this delivers what arrived while the twin was down.
+        Like Telegram's update state, this delivers what arrived while the twin was down, and the
+        twin's own sends come back as outgoing messages. Nothing comes while the session is forgotten.
         """
         seen = self.world.cursor()
         while not self._stopped.is_set():
-            for event in self.world.events():
-                if event["id"] <= seen:
-                    continue
-                if event["dir"] in ("in", "own"):
-                    yield _incoming(event)  # resumes only after the daemon has recorded it
-                seen = event["id"]
-                self.world.save_cursor(seen)
+            self._online()
+            if not self.world.forgotten():
+                events = self.world.events()
+                names = _names(events)
+                for event in events:
+                    if event["id"] <= seen:
+                        continue
+                    if event["dir"] in ("in", "own", "out"):
+                        yield _incoming(event, names)  # resumes only after the daemon has recorded it
+                    seen = event["id"]
+                    self.world.save_cursor(seen)
+            self._poke.clear()
             try:
-                await asyncio.wait_for(self._stopped.wait(), timeout=self.poll_s)
+                await asyncio.wait_for(self._poke.wait(), timeout=self.poll_s)
             except TimeoutError:
                 pass
 
+    async def catch_up(self) -> None:
+        """Ask for the difference: a forgotten session is known again, and what it missed comes now."""
+        self._online()
+        if self.world.forgotten():
+            self.world.append({"dir": "diff", "chat": 0, "date": datetime.now(UTC).isoformat()})
+            self.world.remember()
+        self._last_catch_up = datetime.now(UTC)
+        self._poke.set()
+
+    @property
+    def last_catch_up(self) -> datetime | None:
+        return self._last_catch_up
+
     async def _send(self, chat_id: int, random_id: int, **fields: Any) -> int:
+        self.world.armed_drop()
+        down = self.world.down()
+        if down and random_id % 2:
+            raise Disconnected("sandbox: the connection dropped before the send reached the server")
         if any(e.get("random_id") == random_id for e in self.world.events() if e["dir"] == "out"):
             self.world.append({"dir": "dup", "chat": chat_id, "random_id": random_id})
-            return 0  # delivered before, as Telegram drops a duplicate random_id
+            return 0  # RANDOM_ID_DUPLICATE: delivered before; the twin learns no id from this answer
         event = self.world.append({"dir": "out", "chat": chat_id, "random_id": random_id,
                                    "date": datetime.now(UTC).isoformat(), **fields})
+        if down:
+            raise Disconnected("sandbox: the connection dropped; the message went out, its answer is lost")
         return int(event["id"])
 
     async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:
@@ -169,12 +259,13 @@ class SandboxTelegram:
         return await self._send(chat_id, random_id, text="", voice_s=round(note.duration_s, 2))
 
     async def action(self, chat_id: int, action: Action) -> None:
-        return None
+        self._online()
 
     async def mark_read(self, chat_id: int, max_id: int) -> None:
-        return None
+        self._online()
 
     async def history(self, chat_id: int, limit: int, min_id: int = 0) -> list[HistoryMessage]:
+        self._online()
         found = [
             HistoryMessage(e["id"], datetime.fromisoformat(e["date"]), e["dir"] in ("out", "own"), e.get("text", ""),
                            OWNER.id if e["dir"] in ("out", "own") else e["chat"])
