@@ -16,9 +16,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.httpserver import Recorded, Reply
 from twin.db.store import Store
 from twin.db.tables import ChatRow
+from twin.service.process import read_status
 from twin.session.sandbox import OWNER, SandboxTelegram, SandboxWorld
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,24 +59,49 @@ async def run_crash(home: Path, url: str, *, rounds: int = ROUNDS, per_round: in
     world = SandboxWorld(home / "data" / "sandbox" / "default")
     await SandboxTelegram(world, home / "sessions" / "default.sandbox.json").sign_in_code("+99966", "12345", None)  # type: ignore[arg-type]
     env = daemon_env(home, url)
+    world.set_latency(0.15)  # each send's answer takes a round trip: a kill can land after Telegram took it
     rng = random.Random(seed)
     kills = 0
-    for _ in range(rounds):
+    for round_no in range(rounds):
         proc = start(home, env)
-        for _ in range(per_round):
-            world.say(rng.choice(CONTACTS), f"message {rng.randrange(10**6)}")
-            time.sleep(rng.uniform(0, 0.02))  # arrival spacing only; correctness does not depend on it
-        time.sleep(rng.uniform(0.0, 1.5))  # the kill lands at a random point of start-up or work
+        if round_no % 3:  # most kills land while the twin works: composing, sending, storing
+            connected(home, proc)
+            kill_at = rng.randrange(per_round)
+            for n in range(per_round):
+                world.say(rng.choice(CONTACTS), f"message {rng.randrange(10**6)}")
+                time.sleep(rng.uniform(0, 0.05))
+                if n == kill_at:
+                    time.sleep(rng.uniform(0.0, 0.3))
+                    break
+            for _ in range(per_round - 1 - n):  # the rest arrive while the twin is dead
+                world.say(rng.choice(CONTACTS), f"message {rng.randrange(10**6)}")
+        else:  # the others at a random point of start-up
+            for _ in range(per_round):
+                world.say(rng.choice(CONTACTS), f"message {rng.randrange(10**6)}")
+                time.sleep(rng.uniform(0, 0.02))
+            time.sleep(rng.uniform(0.0, 1.5))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         kills += 1
     proc = start(home, env)
     try:
-        settled(home, world, timeout=300)
+        settled(home, world, timeout=900)
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0, (home / "daemon.log").read_text()[-2000:]
     return exactly_once(home, world, kills)
+
+
+def connected(home: Path, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Poll the status file until this daemon process says it is connected."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = read_status(home / "data" / "default.status.json") or {}
+        if status.get("pid") == proc.pid and status.get("connected"):
+            return
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise AssertionError(f"the daemon did not connect: {(home / 'daemon.log').read_text()[-2000:]}")
+        time.sleep(0.05)
 
 
 def settled(home: Path, world: SandboxWorld, timeout: float) -> None:
@@ -127,8 +155,42 @@ def exactly_once(home: Path, world: SandboxWorld, kills: int) -> dict[str, int]:
             "deduplicated_retries": sum(1 for e in events if e["dir"] == "dup")}
 
 
+@pytest.mark.timeout(1800)  # a busy 2-core machine starts each daemon slowly; every wait inside is a poll
 async def test_sigkill_at_random_points_loses_and_doubles_nothing(twin_home, server):
     server.default = echo
     report = await run_crash(twin_home, server.url)
     assert report["kills"] == ROUNDS and report["messages"] == ROUNDS * PER_ROUND
     assert report["lost"] == 0 and report["doubled"] == 0 and report["answered"] == report["turns"]
+
+
+@pytest.mark.timeout(900)
+async def test_killed_after_telegram_took_the_reply_before_its_id_was_stored(twin_home, server):
+    """The issue's case 1, made exact: the process dies right after the send; the echo comes in the next
+    process's catch-up, with a message that arrived meanwhile. No takeover, no pause, both answered."""
+    server.default = echo
+    world = SandboxWorld(twin_home / "data" / "sandbox" / "default")
+    await SandboxTelegram(world, twin_home / "sessions" / "default.sandbox.json").sign_in_code("+99966", "12345", None)  # type: ignore[arg-type]
+    env = daemon_env(twin_home, server.url)
+    proc = start(twin_home, env)
+    connected(twin_home, proc)
+    world.die_after_send()
+    world.say("Alice", "how was the trip?")
+    assert proc.wait(timeout=120) == -signal.SIGKILL
+    store = Store(f"sqlite:///{twin_home / 'data' / 'twin.db'}")
+    (turn,) = store.turns("default")
+    assert turn.status == "sending" and turn.reply_ids == ()  # Telegram has the reply; the twin has no id for it
+    (out,) = [e for e in world.events() if e["dir"] == "out"]
+    assert world.cursor() < out["id"]  # its echo is still to come
+    world.say("Alice", "you there?")
+
+    proc = start(twin_home, env)
+    try:
+        settled(twin_home, world, timeout=120)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, (twin_home / "daemon.log").read_text()[-2000:]
+    report = exactly_once(twin_home, world, kills=1)
+    assert report["messages"] == 2 and report["turns"] == 2 and report["lost"] == 0 and report["doubled"] == 0
+    first = store.turn(turn.id)
+    assert first.status == "answered" and first.reply_ids == (out["id"],)
+    store.close()

@@ -100,8 +100,12 @@ class Pipeline:
                 self._fetched.add(turn.chat_id)
         if turn.chat_id not in self._fetched:
             limit = self.settings.telegram.history_on_first_contact
+            first = min(turn.incoming_ids, default=2**62)
             try:
-                self.store.add_messages(self.account, turn.chat_id, await self.telegram.history(turn.chat_id, limit))
+                # Only what came before this turn: a later message in the history may not have reached the
+                # queue yet (a catch-up under way), and storing it here would make the queue skip it.
+                earlier = [m for m in await self.telegram.history(turn.chat_id, limit) if m.message_id < first]
+                self.store.add_messages(self.account, turn.chat_id, earlier)
                 self.store.save_chat(self.account, turn.chat_id, title=turn.chat_title, history_fetched=True)
                 self._fetched.add(turn.chat_id)
             except TelegramError as exc:

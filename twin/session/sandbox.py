@@ -17,6 +17,7 @@ import asyncio
 import fcntl
 import json
 import os
+import signal
 import time
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -141,6 +142,31 @@ class SandboxWorld:
         (self.root / "drop_on_send").unlink(missing_ok=True)
         self.drop(seconds)
 
+    def set_latency(self, seconds: float) -> None:
+        """The answer to each send takes this long to come back (a network round trip; 0: at once)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "latency").write_text(str(seconds))
+
+    def latency(self) -> float:
+        try:
+            return float((self.root / "latency").read_text())
+        except (FileNotFoundError, ValueError):
+            return 0.0
+
+    def die_after_send(self) -> None:
+        """The twin's process is killed (SIGKILL) right after its next send reached the server:
+        Telegram has the message, the twin never got to store its id (a crash test's exact window)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "die_after_send").touch()
+
+    def armed_death(self) -> bool:
+        """Whether a death was armed (and disarm it: it happens once)."""
+        try:
+            (self.root / "die_after_send").unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
     def down(self) -> bool:
         """Whether the connection is down now."""
         try:
@@ -246,6 +272,10 @@ class SandboxTelegram:
             return 0  # RANDOM_ID_DUPLICATE: delivered before; the twin learns no id from this answer
         event = self.world.append({"dir": "out", "chat": chat_id, "random_id": random_id,
                                    "date": datetime.now(UTC).isoformat(), **fields})
+        if self.world.armed_death():
+            os.kill(os.getpid(), signal.SIGKILL)
+        if latency := self.world.latency():
+            await asyncio.sleep(latency)  # delivered; the answer is on its way (a crash now loses it)
         if down:
             raise Disconnected("sandbox: the connection dropped; the message went out, its answer is lost")
         return int(event["id"])
