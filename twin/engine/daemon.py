@@ -17,13 +17,14 @@ from twin.clock import Clock
 from twin.config import Settings
 from twin.db.store import Store
 from twin.engine.hours import Hours, next_change
-from twin.engine.pipeline import TAKEOVER, Pipeline
+from twin.engine.owner import OwnerWatch
+from twin.engine.pipeline import Pipeline
 from twin.engine.queue import OFFLINE_REASON, ReplyQueue
 from twin.engine.rules import ChatContext, decide, mode_of
 from twin.engine.sender import RETRY_OFFLINE_S
 from twin.errors import Disconnected, TelegramError
 from twin.session.base import Telegram
-from twin.types import HistoryMessage, Incoming, Me
+from twin.types import Incoming, Me
 from twin.voice.flow import media_json
 
 log = logging.getLogger("twin.daemon")
@@ -52,8 +53,7 @@ class Daemon:
         self.connected = asyncio.Event()
         self.started_at = clock.now()
         self.last_error = ""
-        self.ledger = pipeline.ledger
-        pipeline.delivery.owner_wrote = self._takeover
+        self.owner = OwnerWatch(settings=settings, store=store, queue=self.queue, pipeline=pipeline, clock=clock)
         self._last_heard = clock.now()  # when the last update arrived (the safety-net catch-up counts from it)
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -230,34 +230,7 @@ class Daemon:
             if reply:
                 await self._notify(reply)
             return
-        if self._is_twins(message):
-            return
-        if self.store.is_outgoing(self.account, message.chat_id, message.message_id):
-            return  # the owner's message again (a catch-up repeats what was seen): taken over already
-        self._takeover(message.chat_id, HistoryMessage(message.message_id, message.date, True, message.text,
-                                                       message.sender_id))
-
-    def _is_twins(self, message: Incoming) -> bool:
-        """Whether an outgoing message is one the twin sent, by its id or by the part it is the echo of."""
-        if self.ledger.owns(message.chat_id, message.message_id):
-            return True
-        part = self.ledger.claim(message.chat_id, message.message_id, message.kind, message.text, message.date,
-                                 self.clock.now())
-        if part is not None:
-            log.info("message %s in chat %s is part %s of turn %s (its echo)", message.message_id, message.chat_id,
-                     part.index, part.turn_id)
-        return part is not None
-
-    def _takeover(self, chat_id: int, message: HistoryMessage) -> None:
-        """The owner wrote in a chat: cancel what has not started sending and leave the chat to them."""
-        self.store.add_messages(self.account, chat_id, [message])
-        now = self.clock.now()
-        until = now + timedelta(hours=self.settings.rules.takeover_pause_h)
-        self.pipeline.takeover(chat_id, now)
-        cancelled = self.queue.cancel_chat(chat_id, TAKEOVER, now)
-        self.queue.pause_chat(chat_id, until, "the owner took over")
-        log.info("owner wrote in chat %s (message %s): %s pending cancelled, paused until %s", chat_id,
-                 message.message_id, cancelled, until)
+        self.owner.outgoing(message)
 
     async def _notify(self, text: str) -> None:
         """Tell the owner in Saved Messages (best effort)."""
@@ -291,7 +264,10 @@ class Daemon:
         except asyncio.CancelledError:
             raise
         except Disconnected as exc:  # typing or reading when the connection dropped: not the turn's fault
-            self._retry_later(turn_id, f"{OFFLINE_REASON} while composing ({exc}); tried again")
+            reason = f"{OFFLINE_REASON} while composing ({exc}); tried again"
+            now = self.clock.now()
+            if self.queue.wait_for_connection(turn_id, now, now + timedelta(seconds=RETRY_OFFLINE_S), reason):
+                log.info("turn %s: %s", turn_id, reason)
         except Exception as exc:  # the per-turn boundary: record, keep serving
             self.last_error = f"{exc.__class__.__name__}: {exc}"
             log.exception("turn %s failed unexpectedly", turn_id)
@@ -300,17 +276,6 @@ class Daemon:
         finally:
             self._workers.pop(chat_id, None)
             self._wake.set()
-
-    def _retry_later(self, turn_id: int, reason: str) -> None:
-        """A turn interrupted by a lost connection runs again once it is back."""
-        turn = self.store.turn(turn_id)
-        if turn is None or turn.status not in ("composing", "sending"):
-            return
-        now = self.clock.now()
-        status = "waiting" if turn.status == "composing" else "sending"
-        self.store.update_turn(turn_id, now, status=status, reason=reason,
-                               due_at=now + timedelta(seconds=RETRY_OFFLINE_S))
-        log.info("turn %s: %s", turn_id, reason)
 
     def snapshot(self) -> dict[str, object]:
         """What `twin status` shows about the running daemon."""

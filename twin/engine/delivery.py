@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 
 from twin.clock import Clock
 from twin.db.sent import ECHO_SLACK, Part, SentParts, same_text
@@ -24,18 +26,64 @@ LOOKUP_LIMIT = 50  # recent messages searched for a part Telegram already had
 OwnerWrote = Callable[[int, HistoryMessage], None]
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """A reply that is out: its parts with their ids, and why it stopped early ("" when whole)."""
+
+    parts: list[Part]
+    stopped: str = ""
+
+
 class Delivery:
     """Sends parts through the gate; the ledger learns every id, the owner's messages are told apart."""
 
     def __init__(self, *, ledger: SentParts, queue: ReplyQueue, telegram: Telegram, gate: SendGate, clock: Clock,
-                 rng: random.Random) -> None:
+                 rng: random.Random, notices: list[str]) -> None:
         self.ledger = ledger
+        self.notices = notices  # what the owner must hear about (shared with the pipeline)
         self.queue = queue
         self.telegram = telegram
         self.gate = gate
         self.clock = clock
         self.rng = rng
         self.owner_wrote: OwnerWrote | None = None  # the daemon's takeover, for a message found to be the owner's
+
+    async def deliver(self, turn: Turn, parts: Sequence[Part], voice: VoiceNote | None) -> Delivered | None:
+        """Send the turn's parts; the parts when the reply is out (or stopped after some), else None: the
+        turn is failed, cancelled, or kept with its plan and random_ids for a retry when the gate opens."""
+        store = self.queue.store
+        try:
+            result = await self.send(turn, parts, voice)
+        except TelegramError as exc:
+            self.ledger.forget_unsent(turn.id)
+            store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"send failed: {exc}")
+            log.warning("turn %s: send failed: %s", turn.id, exc)
+            return None
+        now = self.clock.now()
+        done = self.ledger.parts(turn.id)
+        if result.outcome == Outcome.STOPPED:
+            self.ledger.forget_unsent(turn.id)
+            sent = [p for p in done if p.message_id]
+            if sent:
+                return Delivered(sent, f"{len(sent)} of {len(done)} parts sent, then {result.detail}")
+            if result.detail != "cancelled":
+                store.update_turn(turn.id, now, status="cancelled", reason=result.detail)
+            return None
+        if result.outcome == Outcome.SENT:
+            return Delivered(done)
+        if result.outcome == Outcome.OFFLINE:
+            store.update_turn(turn.id, now, due_at=now + timedelta(seconds=result.wait_s), reason=result.detail)
+            return None
+        flood = {"at": now.isoformat(), "wait_s": round(result.wait_s, 1)}
+        store.update_turn(turn.id, now, due_at=self.gate.paused_until, reason=result.detail,
+                          extra={**turn.extra, "flood": flood})
+        if result.outcome == Outcome.PEER_FLOOD:
+            self.queue.pause_chat(0, now + timedelta(days=365), "PEER_FLOOD: run `twin resume` after checking")
+            self.notices.append("Telegram reported PEER_FLOOD: twin stopped sending. Check @SpamBot, "
+                                "then `twin resume`.")
+        elif result.wait_s >= 300:
+            self.notices.append(f"Telegram asked twin to wait {result.wait_s / 60:.0f} min (FloodWait).")
+        return None
 
     async def send(self, turn: Turn, parts: Sequence[Part], voice: VoiceNote | None) -> SendResult:
         """Send the parts Telegram has not confirmed yet, in order."""

@@ -21,7 +21,7 @@ from twin.engine.hours import Hours, in_quiet
 from twin.engine.queue import ReplyQueue
 from twin.engine.responder import Responder, parts_json
 from twin.engine.rules import mode_of
-from twin.engine.sender import Outcome, SendGate, SendResult, split_message
+from twin.engine.sender import SendGate, split_message
 from twin.engine.timing import Timing, human_parts, plan
 from twin.errors import ConfigError, ProviderError, TelegramError
 from twin.session.base import Action, Telegram
@@ -51,11 +51,11 @@ class Pipeline:
         self.gate = gate or SendGate()
         self.rng = rng or random.SystemRandom()
         self.voice = voice or VoiceFlow(settings, None, None)
+        self.notices: list[str] = []  # what the owner must hear about (the daemon posts them)
         self.ledger = SentParts(store, account)  # every part sent: how the twin's own messages are known
         self.delivery = Delivery(ledger=self.ledger, queue=self.queue, telegram=telegram, gate=self.gate, clock=clock,
-                                 rng=self.rng)
+                                 rng=self.rng, notices=self.notices)
         self.taken_over: dict[int, datetime] = {}  # chat -> when the owner last wrote there
-        self.notices: list[str] = []  # what the owner must hear about (the daemon posts them)
         self._fetched: set[int] = set()  # chats whose earlier history is already in the store
 
     def takeover(self, chat_id: int, when: datetime) -> None:
@@ -249,38 +249,24 @@ class Pipeline:
         if turn.reply_text is None or turn.random_id is None:
             raise RuntimeError(f"turn {turn.id} is sending without a reply or a random_id")
         parts, note, voice_out = await self._plan(turn, turn.reply_text, turn.random_id)
-        try:
-            result = await self.delivery.send(turn, parts, note)
-        except TelegramError as exc:
-            self.ledger.forget_unsent(turn.id)
-            self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"send failed: {exc}")
-            log.warning("turn %s: send failed: %s", turn.id, exc)
-            return
+        delivered = await self.delivery.deliver(turn, parts, note)
+        if delivered is None:
+            return  # failed, cancelled, or held with its plan for a retry
         now = self.clock.now()
-        parts = self.ledger.parts(turn.id)
-        if result.outcome == Outcome.STOPPED and not any(p.message_id for p in parts):
-            self.ledger.forget_unsent(turn.id)
-            if result.detail != "cancelled":
-                self._cancel(turn, result.detail)
-            return
-        if result.outcome not in (Outcome.SENT, Outcome.STOPPED):
-            self._held(turn, result, now)
-            return
         self.gate.record(now)
         final = _as_dict(turn.extra.get("final"))
         status, reason = str(final.get("status", "answered")), str(final.get("reason", ""))
         if turn.extra.get("away"):
             reason = turn.reason
-        if result.outcome == Outcome.STOPPED:
-            self.ledger.forget_unsent(turn.id)
-            reason = f"{len([p for p in parts if p.message_id])} of {len(parts)} parts sent, then {result.detail}"
+        if delivered.stopped:
+            reason = delivered.stopped
         if status == "needs_owner":
             self.notices.append(f"{turn.sender_name or turn.chat_id} needs you: {reason} (twin show {turn.id})")
         steps = {**_as_dict(turn.extra.get("steps")), "sent": now.isoformat()}
-        ids = [p.message_id or 0 for p in parts]
+        parts = delivered.parts
         self.queue.finish(turn.id, turn.chat_id, now, [(p.message_id or 0, p.text) for p in parts if p.kind == "text"],
-                          {"status": status, "reply_ids": ids, "sent_at": now, "reason": reason,
-                           "voice": any(p.kind == "voice" for p in parts),
+                          {"status": status, "reply_ids": [p.message_id or 0 for p in parts], "sent_at": now,
+                           "reason": reason, "voice": any(p.kind == "voice" for p in parts),
                            "extra": {**turn.extra, **({"voice_out": voice_out} if voice_out else {}), "steps": steps}})
 
     async def _plan(self, turn: Turn, text: str, random_id: int) -> tuple[list[Part], VoiceNote | None,
@@ -296,21 +282,6 @@ class Pipeline:
             parts = self.ledger.plan(turn.id, turn.chat_id, planned, random_id, self.clock.now(),
                                      replace=bool(parts))
         return parts, note, voice_out
-
-    def _held(self, turn: Turn, result: SendResult, now: datetime) -> None:
-        """Not lost: the turn keeps its plan and random_ids and is retried when the gate opens."""
-        if result.outcome == Outcome.OFFLINE:
-            self.store.update_turn(turn.id, now, due_at=now + timedelta(seconds=result.wait_s), reason=result.detail)
-            return
-        flood = {"at": now.isoformat(), "wait_s": round(result.wait_s, 1)}
-        self.store.update_turn(turn.id, now, due_at=self.gate.paused_until, reason=result.detail,
-                               extra={**turn.extra, "flood": flood})
-        if result.outcome == Outcome.PEER_FLOOD:
-            self.queue.pause_chat(0, now + timedelta(days=365), "PEER_FLOOD: run `twin resume` after checking")
-            self.notices.append("Telegram reported PEER_FLOOD: twin stopped sending. Check @SpamBot, "
-                                "then `twin resume`.")
-        elif result.wait_s >= 300:
-            self.notices.append(f"Telegram asked twin to wait {result.wait_s / 60:.0f} min (FloodWait).")
 
     async def _voice_note(self, turn: Turn) -> tuple[VoiceNote | None, dict[str, object]]:
         """Speak the reply, showing "recording voice…" for about as long as it lasts; None: send text."""

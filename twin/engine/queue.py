@@ -159,6 +159,17 @@ class ReplyQueue:
                 stale += 1
             return int(getattr(resumed, "rowcount", 0) or 0), stale
 
+    def wait_for_connection(self, turn_id: int, now: datetime, due: datetime, reason: str) -> bool:
+        """A turn cut off by a lost connection runs again at `due` (or at the reconnect): composed again, or
+        its planned parts sent again with the same random_ids."""
+        with self.store.engine.begin() as conn:
+            status = conn.execute(sa.select(T.c.status).where(T.c.id == turn_id)).scalar()
+            if status not in ("composing", "sending"):
+                return False
+            conn.execute(sa.update(T).where(T.c.id == turn_id).values(
+                status="waiting" if status == "composing" else "sending", reason=reason, due_at=due, updated_at=now))
+            return True
+
     def retry_offline(self, now: datetime) -> int:
         """The connection is back: turns that wait only for it are due now (same random_ids)."""
         with self.store.engine.begin() as conn:
