@@ -5,6 +5,7 @@ nothing doubled, and the twin never takes its own messages for the owner's.
 
 from __future__ import annotations
 
+import json
 import random
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from tests.service_helpers import (
     sandbox_env,
     sandbox_login,
     status_file,
+    twin,
     wait_for,
 )
 from twin.db.store import Store
@@ -82,6 +84,10 @@ def test_a_forgotten_session_is_answered_within_the_safety_net(home, server):
         # `twin status` shows it (the status file is rewritten every few seconds)
         wait_for(lambda: datetime.fromisoformat(status_file(home).get("last_catch_up") or "2000-01-01T00:00+00:00")
                  >= when(diffs[0]), timeout=30, what="the catch-up in the status file")
+        report = json.loads(twin(home, "status", "--json", env=env).stdout)
+        assert datetime.fromisoformat(report["last_catch_up"]) >= when(diffs[0])
+        shown = twin(home, "status", env=env).stdout
+        assert "caught up" in shown and "not yet" not in shown
     finally:
         stop(proc, home)
     store = Store(f"sqlite:///{home / 'data' / 'twin.db'}")
