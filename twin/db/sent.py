@@ -144,11 +144,12 @@ class SentParts:
                     return part
         return None
 
-    def forget_unsent(self, turn_id: int) -> None:
-        """A send that failed for good: its undelivered parts are no longer awaited."""
+    def forget_untried(self, turn_id: int) -> None:
+        """A reply that stops here: parts never tried are dropped (a part tried whose answer was lost stays:
+        Telegram may have it, and its echo must still be known)."""
         with self.store.engine.begin() as conn:
             conn.execute(sa.delete(P).where(P.c.account == self.account, P.c.turn_id == turn_id,
-                                            P.c.message_id.is_(None)))
+                                            P.c.message_id.is_(None), P.c.attempted_at.is_(None)))
 
     def ids(self, chat_id: int) -> set[int]:
         """Every message id the twin is known to have sent in a chat."""

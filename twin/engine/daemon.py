@@ -143,19 +143,25 @@ class Daemon:
 
     async def _catch_up(self, why: str) -> None:
         """Ask Telegram for what this session missed; it comes through incoming() like any update."""
+        self._last_heard = self.clock.now()  # asked (or tried to): the safety net counts from here
         try:
             await self.telegram.catch_up()
         except TelegramError as exc:  # the stream reports a lost connection; the safety net tries again
             log.info("could not ask for missed updates (%s): %s", why, exc)
             return
-        self._last_heard = self.clock.now()
         log.debug("asked for missed updates (%s)", why)
 
-    async def _keep_up(self) -> None:
-        """The safety net: a session the server forgot gets no pushed updates until it asks for them."""
+    async def _keep_up(self) -> float:
+        """The safety net: a session the server forgot gets no pushed updates until it asks for them.
+
+        Returns the seconds until it is next due (the scheduler wakes for it).
+        """
         every = self.settings.telegram.catch_up_s
-        if every > 0 and (self.clock.now() - self._last_heard).total_seconds() >= every:
+        if every <= 0:
+            return float("inf")
+        if (self.clock.now() - self._last_heard).total_seconds() >= every:
             await self._catch_up(f"nothing heard for {every:g} s")
+        return max(0.0, every - (self.clock.now() - self._last_heard).total_seconds())
 
     async def handle(self, message: Incoming) -> int | None:
         """Record one message and its decision; returns the turn id (None: the owner's own or a repeat)."""
@@ -250,9 +256,9 @@ class Daemon:
                 self._workers[chat_id] = asyncio.create_task(self._work(chat_id, turn_id))
             while self.pipeline.notices:
                 await self._notify(self.pipeline.notices.pop(0))
-            await self._keep_up()
+            catch_up_in = await self._keep_up()
             next_due = self.queue.next_due()
-            delay = self.settings.timing.tick_s
+            delay = min(self.settings.timing.tick_s, catch_up_in)
             if next_due is not None:
                 delay = max(0.0, min(delay, (next_due - self.clock.now()).total_seconds()))
             await self._sleep(delay, self._wake)

@@ -17,7 +17,7 @@ from twin.clock import Clock
 from twin.db.sent import ECHO_SLACK, Part, SentParts, same_text
 from twin.engine.queue import ReplyQueue
 from twin.engine.sender import Outcome, SendGate, SendResult, send_parts
-from twin.errors import TelegramError
+from twin.errors import Disconnected, TelegramError
 from twin.session.base import Telegram
 from twin.types import HistoryMessage, Turn, VoiceNote
 
@@ -55,14 +55,14 @@ class Delivery:
         try:
             result = await self.send(turn, parts, voice)
         except TelegramError as exc:
-            self.ledger.forget_unsent(turn.id)
+            self.ledger.forget_untried(turn.id)
             store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"send failed: {exc}")
             log.warning("turn %s: send failed: %s", turn.id, exc)
             return None
         now = self.clock.now()
         done = self.ledger.parts(turn.id)
         if result.outcome == Outcome.STOPPED:
-            self.ledger.forget_unsent(turn.id)
+            self.ledger.forget_untried(turn.id)
             sent = [p for p in done if p.message_id]
             if sent:
                 return Delivered(sent, f"{len(sent)} of {len(done)} parts sent, then {result.detail}")
@@ -106,10 +106,15 @@ class Delivery:
             await self._delivered(part, message_id)
 
         pending = [p for p in parts if not p.confirmed]
-        result = await send_parts(self.telegram, self.gate, turn.chat_id, pending, self.clock.now(), self.rng,
-                                  before=before, after=after, voice=voice)
+        try:
+            result = await send_parts(self.telegram, self.gate, turn.chat_id, pending, self.clock.now(), self.rng,
+                                      before=before, after=after, voice=voice)
+        except TelegramError as exc:
+            if first_try and not isinstance(exc, Disconnected):
+                self.ledger.attempt(first_try[0], None)  # refused by Telegram: never delivered, no echo to await
+            raise
         if first_try and result.outcome in (Outcome.FLOOD, Outcome.PEER_FLOOD):
-            self.ledger.attempt(first_try[0], None)  # refused by Telegram: never delivered, no echo to await
+            self.ledger.attempt(first_try[0], None)
         return result
 
     async def _delivered(self, part: Part, message_id: int) -> None:
