@@ -15,6 +15,10 @@ T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
 DROP = "drop"  # queued into FakeTelegram: the connection is lost at that point
 
 
+class Crash(BaseException):
+    """The process dies here (SIGKILL, OOM): nothing after it runs, not even `except Exception`."""
+
+
 class FakeClock:
     """Settable now. With auto=True a sleep advances time at once; else it waits for advance()."""
 
@@ -157,10 +161,16 @@ class FakeTelegram:
     reads: list[tuple[int, int]] = field(default_factory=list)
     history_calls: list[tuple[int, int, int]] = field(default_factory=list)
     downloads: list[tuple[int, int]] = field(default_factory=list)
-    send_errors: list[Exception] = field(default_factory=list)
+    send_errors: list[Exception | None] = field(default_factory=list)  # None: this send goes through
     reactions: list[tuple[int, int, str]] = field(default_factory=list)  # (chat, message, emoji)
     react_errors: list[Exception] = field(default_factory=list)
     started: bool = False
+    # Like Telegram with the twin's own sends: each comes back through incoming() as an outgoing message
+    # (as a catch-up replays it) and is in the chat's history. Off by default.
+    echo: bool = False
+    lost_answers: list[BaseException] = field(default_factory=list)  # raised after a send went out
+    forgotten: bool = False  # the server forgot the session: pushes wait until catch_up()
+    clock: FakeClock | None = None  # dates of echoes and catch-ups (else T0 / now)
 
     def __post_init__(self) -> None:
         self._queue: asyncio.Queue[Update | str | None] = asyncio.Queue()
@@ -168,13 +178,41 @@ class FakeTelegram:
         self.fail_starts = 0
         self._last_id = 0  # message ids grow like a private chat's: after whatever was pushed
         self._random_ids: set[int] = set()
+        self._held: list[Update] = []
+        self.catch_ups = 0
+        self._last_catch_up: datetime | None = None
 
     def push(self, *messages: Update) -> None:
         """Messages (and edits, deletions, typing) as Telegram would deliver them, in order."""
         for m in messages:
             if isinstance(m, Incoming):
                 self._last_id = max(self._last_id, m.message_id)
+            if self.forgotten:
+                self._held.append(m)
+            else:
+                self._queue.put_nowait(m)
+
+    async def catch_up(self) -> None:
+        """The difference: what a forgotten session missed comes now."""
+        self.catch_ups += 1
+        self._last_catch_up = self._now()
+        self.forgotten = False
+        held, self._held = self._held, []
+        for m in held:
             self._queue.put_nowait(m)
+
+    @property
+    def last_catch_up(self) -> datetime | None:
+        return self._last_catch_up
+
+    def _now(self) -> datetime:
+        return self.clock.now() if self.clock else T0
+
+    def echo_of(self, sent: Sent) -> Incoming:
+        """The outgoing message a send became, as the account sees it come back."""
+        return Incoming(chat_id=sent.chat_id, message_id=sent.message_id, sender_id=self.me.id, date=self._now(),
+                        text=sent.text or "", kind="text" if sent.voice is None else "voice",
+                        sender_name=self.me.name, outgoing=True, sender_is_self=True)
 
     def close(self) -> None:
         self._queue.put_nowait(None)
@@ -218,12 +256,20 @@ class FakeTelegram:
         return self._last_id
 
     def _record(self, sent: Sent) -> int:
-        if self.send_errors:
-            raise self.send_errors.pop(0)
+        error = self.send_errors.pop(0) if self.send_errors else None
+        if error is not None:
+            raise error
         if sent.random_id in self._random_ids:
             return 0  # Telegram drops a duplicate random_id
         self._random_ids.add(sent.random_id)
         self.sent.append(sent)
+        if self.echo:
+            if sent.text:
+                self.histories.setdefault(sent.chat_id, []).append(
+                    HistoryMessage(sent.message_id, self._now(), True, sent.text, self.me.id))
+            self.push(self.echo_of(sent))
+        if self.lost_answers:
+            raise self.lost_answers.pop(0)
         return sent.message_id
 
     async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:

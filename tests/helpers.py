@@ -33,11 +33,14 @@ class Rig:
 
 
 def make_rig(home: Path, *replies: str | None | Exception, clock: FakeClock | None = None,
-             stt: Any = None, tts: Any = None, **overrides: Any) -> Rig:
-    """A daemon over fakes. Overrides use dotted keys with '__' for '.': timing__scale=0."""
+             stt: Any = None, tts: Any = None, telegram: FakeTelegram | None = None, **overrides: Any) -> Rig:
+    """A daemon over fakes. Overrides use dotted keys with '__' for '.': timing__scale=0.
+
+    Pass the telegram of an earlier rig to start "the next process" against the same server.
+    """
     settings = make_settings(home, **{k.replace("__", "."): v for k, v in overrides.items()})
     store = Store(settings.database_url)
-    telegram = FakeTelegram()
+    telegram = telegram or FakeTelegram()
     llm = FakeLLM(*replies)
     clock = clock or FakeClock()
     responder = Responder(llm, load_persona(settings.persona_path), settings, clock, store)

@@ -47,6 +47,7 @@ class TelegramSettings:
     backend: str = "telethon"  # telethon | sandbox (a local stand-in, no account needed)
     history_on_first_contact: int = 20
     flood_sleep_threshold: int = 0
+    catch_up_s: float = 30.0  # nothing heard this long: ask for missed updates (a forgotten session); 0: never
 
 
 @dataclass(frozen=True)

@@ -303,3 +303,41 @@ async def test_a_send_that_loses_the_connection_is_retried_with_the_same_random_
         await run.advance(30)
     (sent,) = rig.telegram.sent
     assert sent.random_id == turn.random_id and rig.store.turn(turn.id).status == "answered"
+
+
+async def test_a_forgotten_session_is_caught_up_by_the_safety_net(twin_home):
+    rig = rig_at(twin_home, "still here", telegram__catch_up_s=30.0)
+    rig.telegram.clock = rig.clock
+    async with Running(rig) as run:
+        assert rig.telegram.catch_ups == 1  # asked once right after connecting
+        rig.telegram.forgotten = True  # the server restarted: nothing is pushed any more
+        await run.advance(5)
+        await run.push(incoming("are you there?", message_id=7))
+        await run.advance(20)  # 25 s since the last catch-up: nothing yet
+        assert rig.store.turns("default") == [] and rig.telegram.catch_ups == 1
+        await run.advance(6)  # 31 s: the safety net asks, the message comes
+        assert rig.telegram.catch_ups == 2
+        assert rig.daemon.snapshot()["last_catch_up"] == (T0 + timedelta(seconds=30)).isoformat()
+        (turn,) = rig.store.turns("default")
+        await run.advance(120)
+        assert [s.text for s in rig.telegram.sent] == ["still here"]
+
+
+async def test_a_reply_cut_off_by_a_lost_connection_goes_out_at_the_reconnect(twin_home):
+    from twin.errors import Disconnected
+
+    rig = rig_at(twin_home, "here", telegram__catch_up_s=0.0)
+    rig.telegram.send_errors.append(Disconnected("gone"))
+    async with Running(rig) as run:
+        await run.push(incoming("hello?", message_id=3))
+        for _ in range(30):  # notice, reading, typing, then the send meets the dropped connection
+            await run.advance(1)
+            (turn,) = rig.store.turns("default")
+            if turn.reason.startswith("connection lost"):
+                break
+        assert turn.status == "sending" and turn.reason.startswith("connection lost while sending")
+        waiting_until = turn.due_at
+        rig.telegram.drop()  # the daemon sees the connection go and comes back after a short backoff
+        await run.advance(5)
+        assert [s.text for s in rig.telegram.sent] == ["here"]
+        assert rig.store.turn(turn.id).sent_at < waiting_until  # not left waiting out the retry delay

@@ -202,6 +202,9 @@ def status_view(report: dict[str, Any], tz: tzinfo) -> Table:
         grid.add_row("up", f"{_span(report['uptime_s'])} since {_when(report['started_at'], tz)}"
                      if report["uptime_s"] is not None else "-")
         grid.add_row("logged in as", f"{me['name']} ({me['id']})" if isinstance(me, dict) else "-")
+        caught = report.get("last_catch_up")
+        grid.add_row("caught up", datetime.fromisoformat(str(caught)).astimezone(tz).strftime("%H:%M:%S")
+                     if caught else "not yet")
     grid.add_row("mode", f"{report['mode']}" + (" (twin mode)" if report["mode_source"] == "override" else ""))
     for chat in report["chat_modes"]:
         grid.add_row("", f"{chat['chat'] or chat['chat_id']}: {chat['mode']}")

@@ -82,10 +82,11 @@ def sandbox_log(ctx: typer.Context, limit: Annotated[int, typer.Option(min=1)] =
     """The sandbox conversation, as the contacts see it."""
     from twin.service.app import sandbox_world
 
+    # The file knows who wrote; the twin does not.
     names = {"in": None, "out": "twin", "own": "you", "react": "twin", "edit": None, "delete": None}
     for event in sandbox_world(base.settings(ctx)).events()[-limit:]:
         if event["dir"] not in names:
-            continue  # a re-send Telegram dropped as a duplicate, or typing
+            continue  # a re-send Telegram dropped as a duplicate, typing, a catch-up
         who = names[event["dir"]] or event.get("name") or "contact"
         media = event.get("media")
         label = f"[{media.get('label') or media.get('kind')}]" if isinstance(media, dict) else ""
@@ -106,3 +107,24 @@ def _change_line(event: dict[str, object]) -> str:
         ids = event.get("ids")
         return "deleted " + ", ".join(f"#{i}" for i in (ids if isinstance(ids, list) else []))
     return ""
+
+
+@base.sandbox_app.command("forget")
+def sandbox_forget(ctx: typer.Context) -> None:
+    """The sandbox server forgets the twin's session: nothing is pushed until the twin asks for the difference."""
+    from twin.service.app import sandbox_world
+
+    sandbox_world(base.settings(ctx)).forget()
+    typer.echo("sandbox: session forgotten; updates wait until the twin catches up")
+
+
+@base.sandbox_app.command("drop")
+def sandbox_drop(
+    ctx: typer.Context,
+    seconds: Annotated[float, typer.Option("--for", min=0.0, help="How long the connection stays down.")] = 5.0,
+) -> None:
+    """Drop the twin's connection for a while (the server forgets the session too, as a restart does)."""
+    from twin.service.app import sandbox_world
+
+    sandbox_world(base.settings(ctx)).drop(seconds)
+    typer.echo(f"sandbox: connection down for {seconds:g} s")

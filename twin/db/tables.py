@@ -83,6 +83,32 @@ class MessageRow(Base):
     __table_args__ = (sa.UniqueConstraint("account", "chat_id", "message_id", name="uq_messages_msg"),)
 
 
+class SentPartRow(Base):
+    """One part of a reply the twin sends: planned before the first send, its message id stored on delivery.
+
+    The durable answer to "is this outgoing message the twin's?" (twin.db.sent).
+    """
+
+    __tablename__ = "sent_parts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(sa.String(40))
+    chat_id: Mapped[int] = mapped_column(sa.BigInteger)
+    turn_id: Mapped[int] = mapped_column(sa.BigInteger)
+    part: Mapped[int]  # index in the reply
+    kind: Mapped[str] = mapped_column(sa.String(16))  # text | voice
+    text: Mapped[str] = mapped_column(sa.Text)
+    random_id: Mapped[int] = mapped_column(sa.BigInteger)
+    message_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    source: Mapped[str] = mapped_column(sa.String(16), default="")  # sent | echo | history; "" while unknown
+    planned_at: Mapped[datetime]
+    attempted_at: Mapped[datetime | None]  # the first send attempt: no echo can exist before it
+
+    __table_args__ = (
+        sa.UniqueConstraint("account", "turn_id", "part", name="uq_sent_parts_part"),
+        sa.Index("ix_sent_parts_message", "account", "chat_id", "message_id"),
+    )
+
+
 class ChatRow(Base):
     """Per-chat state: title, whether history was fetched, pauses and mode."""
 

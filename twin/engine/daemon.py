@@ -19,13 +19,15 @@ from twin.config import Settings
 from twin.db.store import Store
 from twin.engine.changes import Changes
 from twin.engine.hours import Hours, next_change
-from twin.engine.pipeline import TAKEOVER, Pipeline
-from twin.engine.queue import ReplyQueue
+from twin.engine.owner import OwnerWatch
+from twin.engine.pipeline import Pipeline
+from twin.engine.queue import OFFLINE_REASON, ReplyQueue
 from twin.engine.rules import ChatContext, decide, mode_of
-from twin.errors import Disconnected
+from twin.engine.sender import RETRY_OFFLINE_S
+from twin.errors import Disconnected, TelegramError
 from twin.media.describe import shown_text
 from twin.session.base import Telegram
-from twin.types import Change, HistoryMessage, Incoming, Me, media_json
+from twin.types import Change, Incoming, Me, media_json
 
 log = logging.getLogger("twin.daemon")
 OwnerCommand = Callable[[str], str | None]
@@ -54,6 +56,8 @@ class Daemon:
         self.connected = asyncio.Event()
         self.started_at = clock.now()
         self.last_error = ""
+        self.owner = OwnerWatch(settings=settings, store=store, queue=self.queue, pipeline=pipeline, clock=clock)
+        self._last_heard = clock.now()  # when the last update arrived (the safety-net catch-up counts from it)
 
     # --- lifecycle ----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -82,6 +86,9 @@ class Daemon:
                     log.info("reconnected; missed messages are caught up")
                 first = False
                 self.connected.set()
+                await self._catch_up("connected")
+                if self.queue.retry_offline(self.clock.now()):
+                    self._wake.set()  # replies cut off by the lost connection go out now
                 lost = await self._serve(stop)
                 self.connected.clear()
                 if lost is None:
@@ -134,6 +141,7 @@ class Daemon:
     # --- receiving ----------------------------------------------------------------------
     async def _consume(self) -> None:
         async for update in self.telegram.incoming():
+            self._last_heard = self.clock.now()
             if isinstance(update, Incoming):
                 await self.handle(update)
             else:
@@ -147,6 +155,28 @@ class Daemon:
             self.last_error = f"{exc.__class__.__name__}: {exc}"
             log.exception("could not apply %s", type(update).__name__)
         self._wake.set()
+
+    async def _catch_up(self, why: str) -> None:
+        """Ask Telegram for what this session missed; it comes through incoming() like any update."""
+        self._last_heard = self.clock.now()  # asked (or tried to): the safety net counts from here
+        try:
+            await self.telegram.catch_up()
+        except TelegramError as exc:  # the stream reports a lost connection; the safety net tries again
+            log.info("could not ask for missed updates (%s): %s", why, exc)
+            return
+        log.debug("asked for missed updates (%s)", why)
+
+    async def _keep_up(self) -> float:
+        """The safety net: a session the server forgot gets no pushed updates until it asks for them.
+
+        Returns the seconds until it is next due (the scheduler wakes for it).
+        """
+        every = self.settings.telegram.catch_up_s
+        if every <= 0:
+            return float("inf")
+        if (self.clock.now() - self._last_heard).total_seconds() >= every:
+            await self._catch_up(f"nothing heard for {every:g} s")
+        return max(0.0, every - (self.clock.now() - self._last_heard).total_seconds())
 
     async def handle(self, message: Incoming) -> int | None:
         """Record one message and its decision; returns the turn id (None: the owner's own or a repeat)."""
@@ -216,7 +246,7 @@ class Daemon:
         return ingested.turn_id
 
     async def _owner_message(self, message: Incoming) -> None:
-        """The owner wrote: a command in Saved Messages, the twin's own send, or a takeover."""
+        """The owner wrote: a command in Saved Messages, the twin's own send coming back, or a takeover."""
         if message.kind == "service":
             return  # calls, pins and joins are not the owner writing
         me_id = self.me.id if self.me else 0
@@ -225,17 +255,7 @@ class Daemon:
             if reply:
                 await self._notify(reply)
             return
-        if message.text in self.pipeline.in_flight.get(message.chat_id, set()) or self.store.is_outgoing(
-                self.account, message.chat_id, message.message_id):
-            return  # the twin's own message coming back as an update
-        self.store.add_messages(self.account, message.chat_id, [
-            HistoryMessage(message.message_id, message.date, True, message.text, message.sender_id)])
-        now = self.clock.now()
-        until = now + timedelta(hours=self.settings.rules.takeover_pause_h)
-        self.pipeline.takeover(message.chat_id, now)
-        cancelled = self.queue.cancel_chat(message.chat_id, TAKEOVER, now)
-        self.queue.pause_chat(message.chat_id, until, "the owner took over")
-        log.info("owner wrote in chat %s: %s pending cancelled, paused until %s", message.chat_id, cancelled, until)
+        self.owner.outgoing(message)
 
     async def _notify(self, text: str) -> None:
         """Tell the owner in Saved Messages (best effort)."""
@@ -255,8 +275,9 @@ class Daemon:
                 self._workers[chat_id] = asyncio.create_task(self._work(chat_id, turn_id))
             while self.pipeline.notices:
                 await self._notify(self.pipeline.notices.pop(0))
+            catch_up_in = await self._keep_up()
             next_due = self.queue.next_due()
-            delay = self.settings.timing.tick_s
+            delay = min(self.settings.timing.tick_s, catch_up_in)
             if next_due is not None:
                 delay = max(0.0, min(delay, (next_due - self.clock.now()).total_seconds()))
             await self._sleep(delay, self._wake)
@@ -267,6 +288,11 @@ class Daemon:
             await self.pipeline.process(turn_id)
         except asyncio.CancelledError:
             raise
+        except Disconnected as exc:  # typing or reading when the connection dropped: not the turn's fault
+            reason = f"{OFFLINE_REASON} while composing ({exc}); tried again"
+            now = self.clock.now()
+            if self.queue.wait_for_connection(turn_id, now, now + timedelta(seconds=RETRY_OFFLINE_S), reason):
+                log.info("turn %s: %s", turn_id, reason)
         except Exception as exc:  # the per-turn boundary: record, keep serving
             self.last_error = f"{exc.__class__.__name__}: {exc}"
             log.exception("turn %s failed unexpectedly", turn_id)
@@ -285,6 +311,7 @@ class Daemon:
             "started_at": self.started_at.isoformat(),
             "busy_chats": len(self._workers),
             "send_paused_until": _iso(self.pipeline.gate.paused_until),
+            "last_catch_up": _iso(self.telegram.last_catch_up),
             "last_error": self.last_error,
             "providers": self.pipeline.provider_health(),
         }

@@ -14,14 +14,16 @@ from typing import Any
 
 from twin.clock import Clock
 from twin.config import Settings
+from twin.db.sent import Part, SentParts
 from twin.db.store import Store
 from twin.engine.choice import ack_policy, choose_with, choosing, precheck, reply_to_for
+from twin.engine.delivery import Delivery
 from twin.engine.hours import Hours, in_quiet
 from twin.engine.outage import Outages
 from twin.engine.queue import ReplyQueue
 from twin.engine.responder import Responder, parts_json
 from twin.engine.rules import mode_of
-from twin.engine.sender import RETRY_OFFLINE_S, Outcome, SendGate, send_parts, split_message
+from twin.engine.sender import RETRY_OFFLINE_S, SendGate, split_message
 from twin.engine.steer import held_for_review
 from twin.engine.timing import Timing, human_parts, plan
 from twin.errors import ConfigError, Disconnected, FloodWait, ProviderError, TelegramError
@@ -55,9 +57,11 @@ class Pipeline:
         self.gate = gate or SendGate()
         self.rng = rng or random.SystemRandom()
         self.voice = voice or VoiceFlow(settings, None, None)
-        self.in_flight: dict[int, set[str]] = {}  # chat -> texts being sent (to tell them from the owner's)
-        self.taken_over: dict[int, datetime] = {}  # chat -> when the owner last wrote there
         self.notices: list[str] = []  # what the owner must hear about (the daemon posts them)
+        self.ledger = SentParts(store, account)  # every part sent: how the twin's own messages are known
+        self.delivery = Delivery(ledger=self.ledger, queue=self.queue, telegram=telegram, gate=self.gate, clock=clock,
+                                 rng=self.rng, notices=self.notices)
+        self.taken_over: dict[int, datetime] = {}  # chat -> when the owner last wrote there
         self._fetched: set[int] = set()  # chats whose earlier history is already in the store
         self.outages = Outages(store, account, settings, responder.chain, self.hours.tz, self.rng, self.notices)
 
@@ -111,8 +115,12 @@ class Pipeline:
                 self._fetched.add(turn.chat_id)
         if turn.chat_id not in self._fetched:
             limit = self.settings.telegram.history_on_first_contact
+            first = min(turn.incoming_ids, default=2**62)
             try:
-                self.store.add_messages(self.account, turn.chat_id, await self.telegram.history(turn.chat_id, limit))
+                # Only what came before this turn: a later message in the history may not have reached the
+                # queue yet (a catch-up under way), and storing it here would make the queue skip it.
+                earlier = [m for m in await self.telegram.history(turn.chat_id, limit) if m.message_id < first]
+                self.store.add_messages(self.account, turn.chat_id, earlier)
                 self.store.save_chat(self.account, turn.chat_id, title=turn.chat_title, history_fetched=True)
                 self._fetched.add(turn.chat_id)
             except TelegramError as exc:
@@ -369,50 +377,40 @@ class Pipeline:
     async def _send(self, turn: Turn) -> None:
         if turn.reply_text is None or turn.random_id is None:
             raise RuntimeError(f"turn {turn.id} is sending without a reply or a random_id")
-        parts = self._parts(turn.reply_text)
-        note, voice_out = await self._voice_note(turn) if turn.extra.get("as_voice") else (None, None)
-        if note is not None:
-            parts = [turn.reply_text]
-        self.in_flight.setdefault(turn.chat_id, set()).update(parts)
-        try:
-            result = await send_parts(self.telegram, self.gate, turn.chat_id, parts, turn.random_id,
-                                      self.clock.now(), self.rng, voice=note,
-                                      reply_to=_reply_to(turn.extra.get("reply_to")))
-        except TelegramError as exc:
-            self.store.update_turn(turn.id, self.clock.now(), status="failed", reason=f"send failed: {exc}")
-            log.warning("turn %s: send failed: %s", turn.id, exc)
-            return
-        finally:
-            self.in_flight.get(turn.chat_id, set()).difference_update(parts)
+        parts, note, voice_out = await self._plan(turn, turn.reply_text, turn.random_id)
+        delivered = await self.delivery.deliver(turn, parts, note)
+        if delivered is None:
+            return  # failed, cancelled, or held with its plan for a retry
         now = self.clock.now()
-        if result.outcome != Outcome.SENT:
-            # Not lost: the row keeps its random_id and is retried when the gate opens.
-            if result.outcome == Outcome.OFFLINE:
-                self.store.update_turn(turn.id, now, due_at=now + timedelta(seconds=result.wait_s),
-                                       reason=result.detail)
-                return
-            flood = {"at": now.isoformat(), "wait_s": round(result.wait_s, 1)}
-            self.store.update_turn(turn.id, now, due_at=self.gate.paused_until, reason=result.detail,
-                                   extra={**turn.extra, "flood": flood})
-            if result.outcome == Outcome.PEER_FLOOD:
-                self.queue.pause_chat(0, now + timedelta(days=365), "PEER_FLOOD: run `twin resume` after checking")
-                self.notices.append("Telegram reported PEER_FLOOD: twin stopped sending. Check @SpamBot, "
-                                    "then `twin resume`.")
-            elif result.wait_s >= 300:
-                self.notices.append(f"Telegram asked twin to wait {result.wait_s / 60:.0f} min (FloodWait).")
-            return
         self.gate.record(now)
         final = _as_dict(turn.extra.get("final"))
         status, reason = str(final.get("status", "answered")), str(final.get("reason", ""))
         if turn.extra.get("away"):
             reason = turn.reason
+        if delivered.stopped:
+            reason = delivered.stopped
         if status == "needs_owner":
             self.notices.append(f"{turn.sender_name or turn.chat_id} needs you: {reason} (twin show {turn.id})")
         steps = {**_as_dict(turn.extra.get("steps")), "sent": now.isoformat()}
-        self.queue.finish(turn.id, turn.chat_id, now, list(zip(result.ids, parts, strict=True)),
-                          {"status": status, "reply_ids": list(result.ids), "sent_at": now, "reason": reason,
-                           "voice": note is not None,
+        parts = delivered.parts
+        self.queue.finish(turn.id, turn.chat_id, now, [(p.message_id or 0, p.text) for p in parts if p.kind == "text"],
+                          {"status": status, "reply_ids": [p.message_id or 0 for p in parts], "sent_at": now,
+                           "reason": reason, "voice": any(p.kind == "voice" for p in parts),
                            "extra": {**turn.extra, **({"voice_out": voice_out} if voice_out else {}), "steps": steps}})
+
+    async def _plan(self, turn: Turn, text: str, random_id: int) -> tuple[list[Part], VoiceNote | None,
+                                                                          dict[str, object] | None]:
+        """The turn's parts: the stored plan of an earlier attempt, else new ones, stored before the first send."""
+        parts = self.ledger.parts(turn.id)
+        voice_pending = bool(parts) and parts[0].kind == "voice" and not parts[0].confirmed
+        note, voice_out = None, None
+        if self.voice.tts is not None and (voice_pending or (not parts and turn.extra.get("as_voice"))):
+            note, voice_out = await self._voice_note(turn)
+        if not parts or (voice_pending and note is None):
+            planned = [("voice", text)] if note is not None else [("text", p) for p in self._parts(text)]
+            parts = self.ledger.plan(turn.id, turn.chat_id, planned, random_id, self.clock.now(),
+                                     replace=bool(parts))
+        return parts, note, voice_out
 
     async def _voice_note(self, turn: Turn) -> tuple[VoiceNote | None, dict[str, object]]:
         """Speak the reply, showing "recording voice…" for about as long as it lasts; None: send text."""
@@ -501,7 +499,3 @@ class _Outcome:
 
 def _as_dict(value: object) -> dict[str, object]:
     return dict(value) if isinstance(value, dict) else {}
-
-
-def _reply_to(value: object) -> int | None:
-    return value if isinstance(value, int) and value > 0 else None

@@ -20,6 +20,7 @@ from twin.llm.health import MODEL_WAIT  # the reason of a turn waiting out an ou
 from twin.types import Decision, Incoming
 
 OPEN_STATES = ("waiting", "composing", "sending", "review")
+OFFLINE_REASON = "connection lost"  # how a turn waiting for the connection is marked (retry_offline)
 RUNNABLE = ("waiting", "sending")
 
 
@@ -158,6 +159,25 @@ class ReplyQueue:
                 row.status, row.reason, row.updated_at = "stale", _stale_reason(now - row.received_at), now
                 stale += 1
             return int(getattr(resumed, "rowcount", 0) or 0), stale
+
+    def wait_for_connection(self, turn_id: int, now: datetime, due: datetime, reason: str) -> bool:
+        """A turn cut off by a lost connection runs again at `due` (or at the reconnect): composed again, or
+        its planned parts sent again with the same random_ids."""
+        with self.store.engine.begin() as conn:
+            status = conn.execute(sa.select(T.c.status).where(T.c.id == turn_id)).scalar()
+            if status not in ("composing", "sending"):
+                return False
+            conn.execute(sa.update(T).where(T.c.id == turn_id).values(
+                status="waiting" if status == "composing" else "sending", reason=reason, due_at=due, updated_at=now))
+            return True
+
+    def retry_offline(self, now: datetime) -> int:
+        """The connection is back: turns that wait only for it are due now (same random_ids)."""
+        with self.store.engine.begin() as conn:
+            result = conn.execute(sa.update(T).where(
+                T.c.account == self.account, T.c.status.in_(RUNNABLE), T.c.due_at > now,
+                T.c.reason.like(f"{OFFLINE_REASON}%")).values(due_at=now, updated_at=now))
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def sent_since(self, since: datetime, chat_id: int | None = None) -> list[datetime]:
         """Send times of answered turns since a moment (for caps and the loop guard)."""

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from twin.clock import Clock
+from twin.db.sent import SentParts
 from twin.db.store import Store
 from twin.db.tables import ExchangeRow, LearnProgressRow, OwnerMessageRow, TurnRow
 from twin.errors import FloodWait
@@ -205,11 +206,11 @@ async def learn(
 
 
 def sent_by_twin(store: Store, account: str, chat_id: int) -> set[int]:
-    """Message ids the twin itself sent in a chat (its replies and away notes)."""
+    """Message ids the twin itself sent in a chat (its replies and away notes; each part once delivered)."""
     with store.session() as s:
         rows = s.scalars(sa.select(TurnRow.reply_ids).where(
             TurnRow.account == account, TurnRow.chat_id == chat_id, TurnRow.sent_at.is_not(None))).all()
-    return {int(i) for ids in rows for i in (ids or ()) if i}
+    return {int(i) for ids in rows for i in (ids or ()) if i} | SentParts(store, account).ids(chat_id)
 
 
 def _save_owner_messages(store: Store, account: str, chat_id: int, messages: Sequence[HistoryMessage]) -> int:

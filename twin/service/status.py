@@ -129,6 +129,8 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
         "uptime_s": round((now - started).total_seconds()) if started else None,
         "status_updated_at": file.get("updated_at"),
         "last_error": file.get("last_error") or "",
+        # When the running twin last asked Telegram for missed updates (after a reconnect, or its safety net).
+        "last_catch_up": file.get("last_catch_up") if running else None,
         "hours": hours_now(settings, now),
         "models": file.get("providers") or [] if running else [],
         "waiting_for_model": {"count": 0, "next_try": None},

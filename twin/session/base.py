@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from twin.types import HistoryMessage, Me, Update, VoiceNote
@@ -49,7 +50,23 @@ class Telegram(Protocol):
 
         Besides Incoming messages it may yield changes in the same order as Telegram delivered
         them: MessageEdited, MessagesDeleted (private chats: ids only) and ContactTyping.
+        Outgoing messages come too, the twin's own sends included (Telegram does not tell them
+        from the owner's writing on another device), at any time: with the send's answer, pushed
+        later, or in a catch-up after a crash or a reconnect.
         """
+        ...
+
+    async def catch_up(self) -> None:
+        """Ask Telegram for what this session missed (its difference); it arrives through incoming().
+
+        A session the server has forgotten (after a server restart or a reconnect) gets no pushed
+        updates until it asks. Cheap: returns at once, the answer comes as updates.
+        """
+        ...
+
+    @property
+    def last_catch_up(self) -> datetime | None:
+        """When the difference was last asked for: by catch_up(), or after a reconnect the client made itself."""
         ...
 
     async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:

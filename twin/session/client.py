@@ -112,12 +112,12 @@ def build_client(settings: Settings) -> Any:
     server = parse_server(tg.server) if tg.server else None
     if server and tg.public_key:
         load_server_key(tg.public_key)
-    from telethon import TelegramClient
+    from twin.session.reconnect import CatchingUpClient
 
     session = open_session(settings.session_path)
     if server:
         point_at_server(session, tg.dc_id, *server)
-    return TelegramClient(
+    return CatchingUpClient(
         session,
         tg.api_id,
         tg.api_hash.reveal(),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,9 @@ class TelethonTelegram:
         self._clock = clock or SystemClock()
         self._me: Me | None = None
         self._inbox = Inbox(client, account)
+        self._last_catch_up: datetime | None = None
+        if hasattr(client, "on_reconnect"):  # a CatchingUpClient: hear about the reconnects Telethon makes itself
+            client.on_reconnect = self._reconnected
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> TelethonTelegram:
@@ -89,6 +93,28 @@ class TelethonTelegram:
         """New messages, incoming and outgoing, and edits, deletions and typing, until stop() or a lost
         connection (TelegramError)."""
         return self._inbox.messages()
+
+    async def catch_up(self) -> None:
+        """Ask for the difference: Telethon's update loop sends updates.getDifference and dispatches the result.
+
+        Covers the account's updates (private chats and basic groups); a supergroup's own gaps are
+        still found by Telethon itself.
+        """
+        with telegram_errors(self._account):
+            await self._client.catch_up()
+        self._last_catch_up = self._clock.now()
+
+    @property
+    def last_catch_up(self) -> datetime | None:
+        """When the difference was last asked for (by catch_up() or after an automatic reconnect)."""
+        return self._last_catch_up
+
+    async def _reconnected(self) -> None:
+        log.warning("Telethon reconnected to Telegram by itself; asking for missed updates")
+        try:
+            await self.catch_up()
+        except TelegramError as exc:  # the daemon's safety net asks again
+            log.warning("could not ask for missed updates after the reconnect: %s", exc)
 
     async def send_text(self, chat_id: int, text: str, *, random_id: int, reply_to: int | None = None) -> int:
         """Send one text message with the caller's random_id; its id, or 0 when delivered earlier."""
