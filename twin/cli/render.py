@@ -185,6 +185,9 @@ def status_view(report: dict[str, Any], tz: tzinfo) -> Table:
         grid.add_row("up", f"{_span(report['uptime_s'])} since {_when(report['started_at'], tz)}"
                      if report["uptime_s"] is not None else "-")
         grid.add_row("logged in as", f"{me['name']} ({me['id']})" if isinstance(me, dict) else "-")
+        if report.get("rss_mb") is not None:
+            grid.add_row("memory", f"{report['rss_mb']:.0f} MB (peak {report['peak_rss_mb']:.0f} MB); loaded: "
+                                   + (", ".join(report.get("modules") or []) or "no heavy SDK"))
     grid.add_row("mode", f"{report['mode']}" + (" (twin mode)" if report["mode_source"] == "override" else ""))
     for chat in report["chat_modes"]:
         grid.add_row("", f"{chat['chat'] or chat['chat_id']}: {chat['mode']}")

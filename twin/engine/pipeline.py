@@ -22,6 +22,7 @@ from twin.engine.rules import mode_of
 from twin.engine.sender import Outcome, SendGate, send_parts, split_message
 from twin.engine.timing import Timing, human_parts, plan
 from twin.errors import ConfigError, ProviderError, TelegramError
+from twin.lru import LRU
 from twin.session.base import Action, Telegram
 from twin.types import HistoryMessage, Turn, VoiceNote
 from twin.voice.flow import VoiceFlow
@@ -30,6 +31,7 @@ log = logging.getLogger("twin.pipeline")
 INT63 = 2**63 - 1
 TYPING_REFRESH_S = 5.0
 TAKEOVER = "the owner wrote in this chat (takeover)"
+CHAT_STATE_LIMIT = 1024  # chats whose takeover time / fetched flag stay in memory (the database has the rest)
 
 
 class Pipeline:
@@ -50,9 +52,9 @@ class Pipeline:
         self.rng = rng or random.SystemRandom()
         self.voice = voice or VoiceFlow(settings, None, None)
         self.in_flight: dict[int, set[str]] = {}  # chat -> texts being sent (to tell them from the owner's)
-        self.taken_over: dict[int, datetime] = {}  # chat -> when the owner last wrote there
+        self.taken_over: LRU[int, datetime] = LRU(CHAT_STATE_LIMIT)  # chat -> when the owner last wrote there
         self.notices: list[str] = []  # what the owner must hear about (the daemon posts them)
-        self._fetched: set[int] = set()  # chats whose earlier history is already in the store
+        self._fetched: LRU[int, bool] = LRU(CHAT_STATE_LIMIT)  # chats whose earlier history is in the store
 
     def takeover(self, chat_id: int, when: datetime) -> None:
         """The owner wrote in the chat: any reply under way there stops at its next check."""
@@ -93,13 +95,13 @@ class Pipeline:
         if turn.chat_id not in self._fetched:
             state = self.store.chat(self.account, turn.chat_id)
             if state is not None and state.history_fetched:
-                self._fetched.add(turn.chat_id)
+                self._fetched[turn.chat_id] = True
         if turn.chat_id not in self._fetched:
             limit = self.settings.telegram.history_on_first_contact
             try:
                 self.store.add_messages(self.account, turn.chat_id, await self.telegram.history(turn.chat_id, limit))
                 self.store.save_chat(self.account, turn.chat_id, title=turn.chat_title, history_fetched=True)
-                self._fetched.add(turn.chat_id)
+                self._fetched[turn.chat_id] = True
             except TelegramError as exc:
                 log.warning("chat %s: could not fetch earlier messages: %s", turn.chat_id, exc)
         own = set(turn.incoming_ids)
@@ -253,7 +255,10 @@ class Pipeline:
             log.warning("turn %s: send failed: %s", turn.id, exc)
             return
         finally:
-            self.in_flight.get(turn.chat_id, set()).difference_update(parts)
+            left = self.in_flight.get(turn.chat_id, set())
+            left.difference_update(parts)
+            if not left:  # nothing of this chat in flight: no entry kept for it
+                self.in_flight.pop(turn.chat_id, None)
         now = self.clock.now()
         if result.outcome != Outcome.SENT:
             # Not lost: the row keeps its random_id and is retried when the gate opens.

@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from twin.db.exchange_index import FTS, ensure_exchange_index
 from twin.db.store import Store
 from twin.db.tables import ExchangeRow
+from twin.lru import LRU
 from twin.persona import lexicon as lx
 
 CHAT_BOOST = 2.0  # this chat's exchanges count double: its language, address and jokes fit best
@@ -111,7 +112,7 @@ def recent_exchanges(store: Store, account: str, n: int) -> list[Exchange]:
         return [_to_exchange(r) for r in s.scalars(query)]
 
 
-_HELD: dict[tuple[int, str, int], tuple[float, set[int]]] = {}
+_HELD: LRU[tuple[int, str, int], tuple[float, set[int]]] = LRU(16)  # per (database, account, size)
 HELD_TTL_S = 60.0  # the held-out set only changes when `twin persona learn` stores newer exchanges
 
 

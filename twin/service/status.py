@@ -13,7 +13,7 @@ from twin.db.search import latest_title
 from twin.engine.hours import Hours, next_change
 from twin.engine.steer import FOREVER, GLOBAL_CHAT
 from twin.errors import TwinError
-from twin.service.process import paths, read_status, running_pid
+from twin.service.process import memory_of, paths, read_status, running_pid
 
 QUEUE_STATES = ("review", "waiting", "composing", "sending")
 
@@ -75,6 +75,14 @@ def _from_db(reader: Reader, settings: Settings, now: datetime) -> dict[str, Any
     }
 
 
+def _footprint(pid: object, file: dict[str, Any]) -> dict[str, Any]:
+    """The running daemon's memory, read now from /proc, and the heavy modules it reported loading."""
+    memory = memory_of(pid) if isinstance(pid, int) and pid > 0 else None
+    modules = file.get("modules")
+    return {"rss_mb": memory["rss_mb"] if memory else None, "peak_rss_mb": memory["peak_rss_mb"] if memory else None,
+            "modules": list(modules) if memory and isinstance(modules, list) else None}
+
+
 def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
     """Everything `twin status` shows, as JSON-ready data with stable keys."""
     where = paths(settings)
@@ -82,10 +90,11 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
     file = read_status(where.status) or {}
     running = pid is not None
     started = read_time(file.get("started_at")) if running else None
+    daemon_pid = (pid or file.get("pid")) if running else None
     report: dict[str, Any] = {
         "account": settings.account,
         "running": running,
-        "pid": pid or file.get("pid") if running else None,
+        "pid": daemon_pid,
         "state": file.get("state", "starting") if running else "not running",
         "last_state": None if running else file.get("state"),
         "connected": bool(file.get("connected")) and running,
@@ -95,6 +104,7 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
         "status_updated_at": file.get("updated_at"),
         "last_error": file.get("last_error") or "",
         "hours": hours_now(settings, now),
+        **_footprint(daemon_pid, file),
     }
     reader = open_reader(settings.database_url)
     if reader is None:
