@@ -130,7 +130,7 @@ def test_help_lists_every_command_without_importing_one(home):
             "print('MODULES', sorted(m for m in sys.modules if m.startswith('twin')))")
     out = python(code, env={"COLUMNS": "160"})
     help_text, _, modules = out.rpartition("MODULES ")
-    assert modules == "['twin', 'twin.cli', 'twin.cli.base', 'twin.errors']"
+    assert modules == "['twin', 'twin.cli', 'twin.cli.base', 'twin.cli.coerce', 'twin.errors']"
     for name, (_, line) in COMMANDS.items():
         assert f" {name} " in help_text and line in help_text, name
 
@@ -200,3 +200,57 @@ def test_held_out_cache_is_bounded(store):
     for n in range(1, 60):
         examples._recent_ids(store, "default", n)
     assert len(examples._HELD) == examples._HELD.limit == 16
+
+
+SAMPLES = ["20", "1", "0", "-3", "007", "1_000", " 5", "5 ", "abc", "", "1.5", "-0.25", "inf", "1e3", "１２",
+           "99999999999999999999999", 20, 0, -1, 1.5, True, False, None, ["a", "b"], ("a",), [], ["a", 1], "x,y"]
+
+
+def _outcome(runtime, value, param, ctx):
+    try:
+        done = runtime.coerce(value, param=param, ctx=ctx)
+    except Exception as exc:  # the same exception and message as typer's own conversion
+        return "error", type(exc).__name__, exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    return "ok", done, type(done)
+
+
+def test_plain_conversion_equals_typers_own_for_every_parameter():
+    import importlib
+
+    from typer._coercion import build_runtime_param
+
+    from twin.cli import base, coerce
+
+    for module in {m for m, _ in base.COMMANDS.values()}:
+        importlib.import_module(f"twin.cli.{module}")
+    commands = [base._build(name, None) for name in base.COMMANDS]
+    commands += [sub for c in commands for sub in getattr(c, "commands", {}).values()]
+    fast = checked = 0
+    for command in commands:
+        ctx = command.context_class(command)
+        for param in command.get_params(ctx):
+            descriptor = param.type_descriptor
+            if not coerce.eligible(descriptor):
+                continue
+            typers = build_runtime_param(descriptor)
+            mine = coerce.PlainParam(descriptor.parameter_info, descriptor.annotation)
+            info = descriptor.parameter_info
+            for value in SAMPLES:
+                expected = _outcome(typers, value, param, ctx)
+                assert _outcome(mine, value, param, ctx) == expected, (param.name, value)
+                checked += 1
+                fast += coerce.plain(value, descriptor.annotation, info.min, info.max) is not coerce._MISSING
+    assert checked > 500 and fast > 100  # the direct path was really taken, and agreed
+
+
+def test_history_on_the_cli_imports_neither_pydantic_nor_sqlalchemy(home):
+    from tests.test_cli import seed
+
+    seed(home).close()
+    code = ("import runpy, sys\n"
+            "sys.argv = ['twin', 'history', '--limit', '5', '--status', 'answered,skipped']\n"
+            "try:\n    runpy.run_path('cli.py', run_name='__main__')\n"
+            "except SystemExit as exc:\n    assert not exc.code\n"
+            "print('LOADED', sorted(m for m in ('pydantic', 'sqlalchemy', 'alembic') if m in sys.modules))")
+    out = python(code, env={"TWIN_HOME": str(home), "COLUMNS": "160"})
+    assert "hi there" in out and out.endswith("LOADED []"), out

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 from datetime import UTC, datetime
-from difflib import get_close_matches
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -62,6 +61,12 @@ class LazyGroup(TyperGroup):
 
     _listing = False
 
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        from twin.cli.coerce import prepare
+
+        prepare(self)  # --account: converted without pydantic
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
 
@@ -69,8 +74,11 @@ class LazyGroup(TyperGroup):
         if cmd_name not in self.commands and cmd_name in COMMANDS:
             if self._listing:  # the top-level help needs a name and a line, not the command
                 return TyperCommand(name=cmd_name, help=COMMANDS[cmd_name][1])
+            from twin.cli.coerce import prepare
+
             importlib.import_module(f"twin.cli.{COMMANDS[cmd_name][0]}")
-            self.commands[cmd_name] = _build(cmd_name, self.rich_markup_mode)
+            self.commands[cmd_name] = command = _build(cmd_name, self.rich_markup_mode)
+            prepare(command)
         return self.commands.get(cmd_name)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -87,6 +95,8 @@ class LazyGroup(TyperGroup):
         try:
             return super().resolve_command(ctx, args)
         except UsageError as exc:  # typer suggests from the commands loaded so far: suggest from the table
+            from difflib import get_close_matches
+
             close = get_close_matches(args[0], list(COMMANDS)) if args else []
             if close and "Did you mean" not in exc.message:
                 exc.message = f"{exc.message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in close)}?"
