@@ -6,8 +6,9 @@ ElevenLabs keys set, tts.when = "mirror"). Messages are written with SandboxWorl
 from the sandbox's own event file, RSS from /proc/PID/status. Telethon is not loaded by the sandbox,
 so its cost is measured apart, in fresh interpreters, and reported as a separate estimated figure.
 
-Run: .venv/bin/python bench/footprint_bench.py [--tree DIR] [--quick] [--chats-1000] [--json FILE]
---tree runs another checkout of twin (e.g. the main branch, for a before/after table).
+Run: .venv/bin/python bench/footprint_bench.py [--tree DIR] [--versus DIR] [--quick] [--chats-1000] [--json FILE]
+--tree measures another checkout of twin (e.g. the main branch, for a before/after table); --versus adds a
+second checkout's CLI figures, run interleaved with the first so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -228,6 +229,57 @@ def run_daemon(tree: Path, *, idle_s: float, many: int, chats_1000: bool) -> dic
         cm.__exit__(None, None, None)
 
 
+def rig_growth(tree: Path, chats: int = 1000) -> dict[str, float]:
+    """The daemon over fakes in a fresh interpreter: RSS and live Python blocks after 500 chats, then `chats` more.
+
+    No sandbox file, no HTTP: what grows here is the daemon's own state (and SQLite's page cache)."""
+    code = f"""
+import asyncio, gc, sys, tempfile
+from pathlib import Path
+from tests.fakes import T0, incoming
+from tests.helpers import make_rig
+from twin.clock import SystemClock
+
+def rss():
+    return int([x for x in Path('/proc/self/status').read_text().splitlines() if x.startswith('VmRSS')][0].split()[1])
+
+async def main():
+    rig = make_rig(Path(tempfile.mkdtemp()), clock=SystemClock(), timing__scale=0.0, hours__quiet=[],
+                   rules__max_sends_per_hour=10**6, rules__max_turns_per_hour=10**6, rules__max_turns_per_day=10**6,
+                   rules__loop_streak=10**6)
+    stop = asyncio.Event()
+    task = asyncio.create_task(rig.daemon.run(stop))
+    await rig.daemon.connected.wait()
+    n = 0
+    async def batch(first, count):
+        nonlocal n
+        for c in range(first, first + count):
+            n += 1
+            await rig.daemon.handle(incoming(f"hello {{n}}", chat_id=c, message_id=2 * n, date=T0))
+            if n % 100 == 0:
+                await rig.daemon.idle()
+        await rig.daemon.idle()
+        for seen in (rig.llm.prompts, rig.telegram.sent, rig.telegram.actions, rig.telegram.reads,
+                     rig.telegram.history_calls):
+            seen.clear()  # what the fakes record for tests is not the daemon's memory
+        gc.collect()
+    await batch(10_000, 500)
+    rss0, blocks0 = rss(), sys.getallocatedblocks()
+    await batch(100_000, {chats})
+    print(rss() - rss0, sys.getallocatedblocks() - blocks0)
+    stop.set()
+    await task
+
+asyncio.run(main())
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600,
+                          env={**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{HERE}"}, cwd=tree)
+    if done.returncode != 0:
+        raise SystemExit(f"rig growth failed: {done.stderr[-800:]}")
+    kb, blocks = done.stdout.split()[-2:]
+    return {"chats": chats, "rss_growth_mb": round(int(kb) / 1024, 1), "python_blocks_growth": int(blocks)}
+
+
 def measure(statement: str, base: str = "", tree: Path = HERE) -> tuple[float, float]:
     """(RSS added in MB, import seconds) of a statement in a fresh interpreter, after `base`."""
     code = (f"import time\n{base}\nfrom pathlib import Path\n"
@@ -257,21 +309,22 @@ def telethon_estimate(tree: Path, runs: int) -> dict[str, float]:
     return {"bare_mb": round(statistics.median(bare), 1), "on_daemon_mb": round(statistics.median(on_daemon), 1)}
 
 
-def cli_run(tree: Path, args: list[str], env: dict[str, str], runs: int) -> dict[str, float]:
-    """Median wall and CPU seconds and max RSS of `twin ARGS` as whole processes (/usr/bin/time: a child
-    forked from this large process would count this process's pages as its own until it execs)."""
-    walls, cpus, rss = [], [], []
-    for _ in range(runs):
-        done = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S %M", sys.executable, str(tree / "cli.py"),
-                               *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"twin {' '.join(args)} exited {done.returncode}: {done.stderr[-500:]}")
-        wall, user, system, kb = done.stderr.rsplit("TIME ", 1)[1].split()
-        walls.append(float(wall))
-        cpus.append(float(user) + float(system))
-        rss.append(int(kb) / 1024)
-    return {"wall_s": round(statistics.median(walls), 3), "cpu_s": round(statistics.median(cpus), 3),
-            "max_rss_mb": round(max(rss), 1)}
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall s, CPU s, max RSS MB) of one process, from /usr/bin/time: a child forked from this (large)
+    process would count this process's pages as its own until it execs."""
+    done = subprocess.run(["/usr/bin/time", "-f", "TIME %e %U %S %M", *command], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-500:]}")
+    wall, user, system, kb = done.stderr.rsplit("TIME ", 1)[1].split()
+    return float(wall), float(user) + float(system), int(kb) / 1024
+
+
+def summary(samples: list[tuple[float, float, float]]) -> dict[str, float]:
+    return {"wall_s": round(statistics.median(s[0] for s in samples), 3),
+            "wall_min_s": round(min(s[0] for s in samples), 3),
+            "cpu_s": round(statistics.median(s[1] for s in samples), 3),
+            "max_rss_mb": round(max(s[2] for s in samples), 1)}
 
 
 def seed_history(home: Path, n: int = 10_000) -> None:
@@ -289,15 +342,25 @@ def seed_history(home: Path, n: int = 10_000) -> None:
     store.close()
 
 
-def cli_figures(tree: Path, runs: int) -> dict[str, Any]:
+def cli_figures(trees: list[Path], runs: int) -> dict[str, dict[str, Any]]:
+    """Each CLI figure for each tree, runs interleaved (tree A, tree B, A, B...) so both see the same load."""
     home = Path(tempfile.mkdtemp(prefix="footprint-cli-"))
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("TWIN_", "GEMINI", "OPENAI", "ELEVENLABS"))}
-    env = {**clean, "PYTHONPATH": str(tree), "TWIN_HOME": str(home), "COLUMNS": "120"}
-    out = {"--help": cli_run(tree, ["--help"], env, runs)}
     seed_history(home)
-    out["history (10,000 turns)"] = cli_run(tree, ["history"], env, runs)
-    out["history --json (10,000 turns)"] = cli_run(tree, ["history", "--json"], env, runs)
-    out["status --json"] = cli_run(tree, ["status", "--json"], env, runs)
+    commands = {"python -c pass (interpreter start-up, for scale)": None, "--help": ["--help"],
+                "history (10,000 turns)": ["history"], "history --json (10,000 turns)": ["history", "--json"],
+                "status --json": ["status", "--json"]}
+    out: dict[str, dict[str, Any]] = {str(t): {} for t in trees}
+    for name, args in commands.items():
+        samples: dict[Path, list[tuple[float, float, float]]] = {t: [] for t in trees}
+        for _ in range(runs):
+            for tree in trees:
+                env = {**clean, "PYTHONPATH": str(tree), "TWIN_HOME": str(home), "COLUMNS": "120"}
+                command = [sys.executable, "-c", "pass"] if args is None else [sys.executable, str(tree / "cli.py"),
+                                                                              *args]
+                samples[tree].append(timed(command, env))
+        for tree in trees:
+            out[str(tree)][name] = summary(samples[tree])
     return out
 
 
@@ -319,9 +382,15 @@ def report(figures: dict[str, Any]) -> None:
         t = figures["telethon"]
         print(f"telethon + a TelegramClient(StringSession()): +{t['on_daemon_mb']} MB on top of the daemon's modules, "
               f"+{t['bare_mb']} MB in a bare interpreter")
-    for name, values in figures.get("cli", {}).items():
-        print(f"twin {name:<30} wall {values['wall_s']:.3f} s  cpu {values['cpu_s']:.3f} s  "
-              f"max RSS {values['max_rss_mb']:.1f} MB")
+    if "rig_1000_chats" in figures:
+        r = figures["rig_1000_chats"]
+        print(f"daemon over fakes, {r['chats']} more chats: RSS +{r['rss_growth_mb']} MB, "
+              f"live Python blocks {r['python_blocks_growth']:+d}")
+    for tree, figures_of in figures.get("cli", {}).items():
+        print(f"CLI, {tree} (median of runs; wall min in brackets):")
+        for name, values in figures_of.items():
+            print(f"  twin {name:<50} wall {values['wall_s']:.3f} s ({values['wall_min_s']:.3f})  "
+                  f"cpu {values['cpu_s']:.3f} s  max RSS {values['max_rss_mb']:.1f} MB")
     for name, values in figures.get("pieces", {}).items():
         print(f"import {name:<44} +{values['rss_mb']:5.1f} MB  {values['import_ms']:5d} ms")
 
@@ -335,6 +404,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--chats-1000", action="store_true", help="then 1,000 more chats, one message each")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--versus", type=Path, help="another checkout: its CLI figures too, runs interleaved")
     args = parser.parse_args()
     tree = args.tree.resolve()
     sys.path[:0] = [str(tree), str(HERE)]
@@ -342,7 +412,9 @@ def main() -> None:
     if not args.quick:
         figures["daemon"] = run_daemon(tree, idle_s=args.idle, many=args.replies, chats_1000=args.chats_1000)
         figures["telethon"] = telethon_estimate(tree, 3)
-    figures["cli"] = cli_figures(tree, args.runs)
+        if args.chats_1000:
+            figures["rig_1000_chats"] = rig_growth(tree)
+    figures["cli"] = cli_figures([tree, *([args.versus.resolve()] if args.versus else [])], args.runs)
     figures["pieces"] = pieces(tree, 3)
     figures["load_end"] = load()
     report(figures)

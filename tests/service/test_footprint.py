@@ -69,6 +69,8 @@ def test_daemon_loads_gemini_on_first_reply_and_never_the_cli_alembic_or_unused_
         report = json.loads(twin(home, "status", "--json", env=env).stdout)
         assert report["pid"] == proc.pid and report["rss_mb"] > 10 and report["peak_rss_mb"] >= report["rss_mb"]
         assert "google.genai" in report["modules"] and "typer" not in report["modules"]
+        shown = twin(home, "status", env=env).stdout
+        assert "memory" in shown and "MB (peak" in shown and "google.genai" in shown
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
@@ -254,3 +256,13 @@ def test_history_on_the_cli_imports_neither_pydantic_nor_sqlalchemy(home):
             "print('LOADED', sorted(m for m in ('pydantic', 'sqlalchemy', 'alembic') if m in sys.modules))")
     out = python(code, env={"TWIN_HOME": str(home), "COLUMNS": "160"})
     assert "hi there" in out and out.endswith("LOADED []"), out
+
+
+def test_telethon_client_keeps_a_small_entity_cache(twin_home):
+    from tests.helpers import make_settings
+    from twin.session.client import ENTITY_CACHE_LIMIT, build_client
+
+    client = build_client(make_settings(twin_home, **{"telegram.api_id": 1, "telegram.api_hash": "0" * 32}))
+    # Telethon trims its in-memory entity cache (saving to the session file) once it holds this many.
+    assert client._entity_cache_limit == ENTITY_CACHE_LIMIT == 1000
+    client.session.close()

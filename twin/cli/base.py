@@ -116,13 +116,14 @@ def _build(name: str, markup: Any) -> click.Command:
     from typer.main import get_command_from_info, get_command_name, get_group_from_info
     from typer.models import TyperInfo
 
+    short = app.pretty_exceptions_short
     if name in SUB_APPS:
-        return get_group_from_info(TyperInfo(SUB_APPS[name], name=name), pretty_exceptions_short=True,
-                                   suggest_commands=True, rich_markup_mode=markup)
+        return get_group_from_info(TyperInfo(SUB_APPS[name], name=name), pretty_exceptions_short=short,
+                                   suggest_commands=app.suggest_commands, rich_markup_mode=markup)
     for info in app.registered_commands:
         callback = info.callback
         if (info.name or (get_command_name(callback.__name__) if callback else "")) == name:
-            return get_command_from_info(info, pretty_exceptions_short=True, rich_markup_mode=markup)
+            return get_command_from_info(info, pretty_exceptions_short=short, rich_markup_mode=markup)
     raise LookupError(f"twin.cli.{COMMANDS[name][0]} does not define the command '{name}'")
 
 
