@@ -24,6 +24,12 @@ class LRU(MutableMapping[K, V]):
         self._data.move_to_end(key)
         return value
 
+    def get(self, key: K, default: V | None = None) -> V | None:  # type: ignore[override]
+        """The value (now the most recently used), or default; no exception raised inside for a miss."""
+        if key not in self._data:
+            return default
+        return self[key]
+
     def __setitem__(self, key: K, value: V) -> None:
         self._data[key] = value
         self._data.move_to_end(key)

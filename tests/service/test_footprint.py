@@ -166,6 +166,7 @@ def test_lru_keeps_the_most_recently_used():
     assert lru[2] == "2"  # used: now the newest
     lru[5] = "5"
     assert list(lru) == [4, 2, 5] and 3 not in lru
+    assert lru.get(3) is None and lru.get(4) == "4" and list(lru) == [2, 5, 4]
     with pytest.raises(ValueError):
         LRU(0)
 

@@ -30,8 +30,8 @@ from twin.errors import (
 log = logging.getLogger(__name__)
 
 SESSION_SUFFIXES = ("", "-journal", "-wal", "-shm")
-# Telethon keeps every user and chat it meets in memory (their access hashes) until this many, then saves
-# them to the session file and keeps only what update handling needs. Its default, 5,000, is for bots.
+# Telethon keeps the users and chats it meets in memory (their access hashes) until this many, then saves
+# them to the session file and keeps only what update handling needs (its default is 5,000).
 ENTITY_CACHE_LIMIT = 1000
 
 
