@@ -1,24 +1,22 @@
-"""twin's command line: the console script's entry. Commands live in twin/cli/, one module per concern."""
+"""twin's command line: the console script's entry. Commands live in twin/cli/, one module per concern.
+
+twin.cli.base.COMMANDS lists every command and the module that defines it: a command's module is
+imported only when that command runs, and `twin --help` imports none of them.
+"""
 
 from __future__ import annotations
 
-import importlib
-
 import typer
 
-from twin.cli.base import app
+from twin.cli import base
 from twin.errors import TwinError
-
-# Each module registers its commands on the app; this order is the order of `twin --help`.
-COMMAND_GROUPS = ("service", "history", "steering", "persona", "sandbox")
-for _group in COMMAND_GROUPS:
-    importlib.import_module(f"twin.cli.{_group}")
 
 
 def main() -> None:
     """Entry point: run the app; a TwinError becomes one line on stderr and exit code 1."""
+    base.STANDALONE = True
     try:
-        app()
+        base.app()
     except TwinError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None

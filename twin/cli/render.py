@@ -205,6 +205,9 @@ def status_view(report: dict[str, Any], tz: tzinfo) -> Table:
         caught = report.get("last_catch_up")
         grid.add_row("caught up", datetime.fromisoformat(str(caught)).astimezone(tz).strftime("%H:%M:%S")
                      if caught else "not yet")
+        if report.get("rss_mb") is not None:
+            grid.add_row("memory", f"{report['rss_mb']:.0f} MB (peak {report['peak_rss_mb']:.0f} MB); loaded: "
+                                   + (", ".join(report.get("modules") or []) or "no heavy SDK"))
     grid.add_row("mode", f"{report['mode']}" + (" (twin mode)" if report["mode_source"] == "override" else ""))
     for chat in report["chat_modes"]:
         grid.add_row("", f"{chat['chat'] or chat['chat_id']}: {chat['mode']}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,9 +63,13 @@ def logout(ctx: typer.Context) -> None:
 def run(ctx: typer.Context, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
         log_file: Annotated[Path | None, typer.Option(hidden=True)] = None) -> None:
     """Run the twin in the foreground until Ctrl+C or SIGTERM."""
-    from twin.service.runner import run_foreground
+    from twin.service.runner import exec_daemon, run_foreground
 
-    run_foreground(base.settings(ctx), verbose=verbose, log_file=log_file)
+    settings = base.settings(ctx)  # a bad twin.toml is reported here, before the exec
+    if base.STANDALONE:
+        # The same pid goes on as the lean daemon entry: typer, rich and the CLI are not carried along.
+        exec_daemon(settings.account, verbose=verbose, log_file=log_file)
+    run_foreground(settings, verbose=verbose, log_file=log_file)
 
 
 Wait = Annotated[float, typer.Option("--wait", help="Seconds to wait for the connection.")]
@@ -80,12 +83,10 @@ def start(ctx: typer.Context, wait: Wait = 60.0, verbose: Verbose = False) -> No
     """Start the twin in the background; returns once it is connected to Telegram."""
     from twin.service.process import paths
     from twin.service.process import start as start_daemon
+    from twin.service.runner import daemon_command
 
     settings = base.settings(ctx)
-    log = paths(settings).log
-    entry = Path(__file__).resolve().parents[2] / "cli.py"
-    command = [sys.executable, str(entry), "--account", settings.account, "run",
-               "--log-file", str(log), *(["--verbose"] if verbose else [])]
+    command = daemon_command(settings.account, verbose=verbose, log_file=paths(settings).log)
     pid = start_daemon(settings, command, wait_s=wait)
     typer.echo(f"twin is running for account '{settings.account}' (pid {pid}); `twin logs -f` follows it.")
 

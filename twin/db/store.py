@@ -61,12 +61,16 @@ class Store:
 
     # --- schema -----------------------------------------------------------------------
     def schema_version(self) -> str | None:
-        """The applied migration, or None for an empty database."""
+        """The applied migration, or None for an empty database (one query when there is a schema)."""
         try:
             with self.engine.connect() as conn:
-                if not sa.inspect(conn).has_table("alembic_version"):
+                try:
+                    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+                except sa.exc.DBAPIError:
+                    conn.rollback()
+                    if sa.inspect(conn).has_table("alembic_version"):
+                        raise
                     return None
-                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         except sa.exc.OperationalError as exc:
             raise StoreError(f"cannot open the database: {exc.orig}") from None
 

@@ -28,6 +28,7 @@ from twin.engine.steer import held_for_review
 from twin.engine.timing import Timing, human_parts, plan
 from twin.errors import ConfigError, Disconnected, FloodWait, ProviderError, TelegramError
 from twin.llm.chain import Unavailable
+from twin.lru import LRU
 from twin.media.look import Looked, look, media_in
 from twin.session.base import Action, Telegram
 from twin.types import HistoryMessage, Turn, VoiceNote
@@ -37,6 +38,7 @@ log = logging.getLogger("twin.pipeline")
 INT63 = 2**63 - 1
 TYPING_REFRESH_S = 5.0
 TAKEOVER = "the owner wrote in this chat (takeover)"
+CHAT_STATE_LIMIT = 1024  # chats whose takeover time / fetched flag stay in memory (the database has the rest)
 
 
 class Pipeline:
@@ -61,8 +63,8 @@ class Pipeline:
         self.ledger = SentParts(store, account)  # every part sent: how the twin's own messages are known
         self.delivery = Delivery(ledger=self.ledger, queue=self.queue, telegram=telegram, gate=self.gate, clock=clock,
                                  rng=self.rng, notices=self.notices)
-        self.taken_over: dict[int, datetime] = {}  # chat -> when the owner last wrote there
-        self._fetched: set[int] = set()  # chats whose earlier history is already in the store
+        self.taken_over: LRU[int, datetime] = LRU(CHAT_STATE_LIMIT)  # chat -> when the owner last wrote there
+        self._fetched: LRU[int, bool] = LRU(CHAT_STATE_LIMIT)  # chats whose earlier history is in the store
         self.outages = Outages(store, account, settings, responder.chain, self.hours.tz, self.rng, self.notices)
 
     def takeover(self, chat_id: int, when: datetime) -> None:
@@ -112,7 +114,7 @@ class Pipeline:
         if turn.chat_id not in self._fetched:
             state = self.store.chat(self.account, turn.chat_id)
             if state is not None and state.history_fetched:
-                self._fetched.add(turn.chat_id)
+                self._fetched[turn.chat_id] = True
         if turn.chat_id not in self._fetched:
             limit = self.settings.telegram.history_on_first_contact
             first = min(turn.incoming_ids, default=2**62)
@@ -122,7 +124,7 @@ class Pipeline:
                 earlier = [m for m in await self.telegram.history(turn.chat_id, limit) if m.message_id < first]
                 self.store.add_messages(self.account, turn.chat_id, earlier)
                 self.store.save_chat(self.account, turn.chat_id, title=turn.chat_title, history_fetched=True)
-                self._fetched.add(turn.chat_id)
+                self._fetched[turn.chat_id] = True
             except TelegramError as exc:
                 log.warning("chat %s: could not fetch earlier messages: %s", turn.chat_id, exc)
         own = set(turn.incoming_ids)

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from twin.db.exchange_index import ensure_exchange_index, rank_exchanges
 from twin.db.store import Store
 from twin.db.tables import ExchangeRow
+from twin.lru import LRU
 from twin.persona import lexicon as lx
 
 CHAT_BOOST = 2.0  # this chat's exchanges count double: its language, address and jokes fit best
@@ -98,7 +99,7 @@ def recent_exchanges(store: Store, account: str, n: int) -> list[Exchange]:
         return [_to_exchange(r) for r in s.scalars(query)]
 
 
-_HELD: dict[tuple[int, str, int], tuple[float, set[int]]] = {}
+_HELD: LRU[tuple[int, str, int], tuple[float, set[int]]] = LRU(16)  # per (database, account, size)
 HELD_TTL_S = 60.0  # the held-out set only changes when `twin persona learn` stores newer exchanges
 
 

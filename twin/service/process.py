@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,32 @@ def paths(settings: Settings) -> ServicePaths:
     """Where an account's pid, status and log files live."""
     base = settings.data_dir / settings.account
     return ServicePaths(base.with_suffix(".pid"), base.with_suffix(".status.json"), base.with_suffix(".log"))
+
+
+# The heavy packages worth seeing in `twin status --json`: what the daemon has loaded so far.
+HEAVY_MODULES = ("telethon", "google.genai", "sqlalchemy", "alembic", "openai", "elevenlabs", "typer", "rich",
+                 "click", "pydantic", "httpx", "httpx2", "llama_cpp", "faster_whisper", "piper")
+
+
+def memory_of(pid: int) -> dict[str, float] | None:
+    """A process's resident memory now and at its peak (VmRSS, VmHWM) in MB, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = round(int(value.split()[0]) / 1024, 1)
+    if "VmRSS" not in found:
+        return None
+    return {"rss_mb": found["VmRSS"], "peak_rss_mb": found.get("VmHWM", found["VmRSS"])}
+
+
+def loaded_modules() -> list[str]:
+    """Which of HEAVY_MODULES this process has imported."""
+    return [name for name in HEAVY_MODULES if name in sys.modules]
 
 
 def _read_pid(fd: int) -> int:
@@ -122,6 +149,8 @@ class StatusWriter:
     def write(self) -> None:
         """Replace the file in one step: readers never see half of it."""
         self.data["updated_at"] = datetime.now(UTC).isoformat()
+        if self.data["pid"] == os.getpid():
+            self.data.update(memory_of(os.getpid()) or {}, modules=loaded_modules())
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.data, default=str, ensure_ascii=False), encoding="utf-8")
@@ -147,7 +176,8 @@ def start(settings: Settings, command: Sequence[str], *, wait_s: float = 60.0) -
     where.log.parent.mkdir(parents=True, exist_ok=True)
     with open(where.log, "ab") as out:
         proc = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stdout=out, stderr=out, cwd=settings.home,
-                                start_new_session=True, env={**os.environ, "TWIN_HOME": str(settings.home)})
+                                start_new_session=True, env={**os.environ, "TWIN_HOME": str(settings.home),
+                                                             "PYTHONPATH": twin_pythonpath(os.environ)})
     deadline = time.monotonic() + wait_s
     while True:
         status = read_status(where.status) or {}
@@ -161,6 +191,14 @@ def start(settings: Settings, command: Sequence[str], *, wait_s: float = 60.0) -
             raise TwinError(f"not connected after {wait_s:.0f} s; pid {proc.pid} keeps trying "
                             "(`twin logs` shows why, `twin stop` stops it)")
         time.sleep(0.1)
+
+
+def twin_pythonpath(env: Mapping[str, str]) -> str:
+    """PYTHONPATH with the directory of this `twin` package first: a daemon started from a checkout
+    (not installed) runs `-m twin.service.runner` from the same code as the command that started it."""
+    root = str(Path(__file__).resolve().parents[2])
+    rest = env.get("PYTHONPATH", "")
+    return root + (os.pathsep + rest if rest else "")
 
 
 def last_log_line(settings: Settings) -> str:

@@ -1,18 +1,27 @@
-"""`twin run`: the daemon in this process, holding the account's pid lock and reporting its status."""
+"""`twin run`: the daemon in this process, holding the account's pid lock and reporting its status.
+
+`python -m twin.service.runner --account NAME run` is the daemon's lean entry point: `twin run`
+(after parsing its options), `twin start` and the systemd unit all end up here, so the daemon's
+process never holds typer, rich or the CLI's rendering. Everything else loads when first used.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import importlib.abc
 import logging
 import logging.handlers
 import os
 import signal
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from twin.config import Settings
 from twin.errors import TwinError
-from twin.service.process import PidLock, StatusWriter, paths
+from twin.service.process import PidLock, StatusWriter, paths, twin_pythonpath
 
 STATUS_EVERY_S = 2.0
 
@@ -122,3 +131,60 @@ def run_foreground(settings: Settings, *, verbose: bool = False, log_file: Path 
         asyncio.run(main())
     finally:
         lock.release()
+
+
+class _NoHttpxCommandLine(importlib.abc.MetaPathFinder):
+    """Keeps httpx's optional command line (click, rich, pygments: about 9 MB) out of the daemon.
+
+    httpx imports `httpx._main` whenever click and rich are installed (they are: typer needs them) and
+    falls back by design when that import fails, as in an install without its `cli` extra.
+    """
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "httpx._main":
+            raise ImportError("httpx's command line is not used by the twin daemon")
+        return None
+
+
+def daemon_command(account: str, *, verbose: bool = False, log_file: Path | None = None,
+                   python: str | None = None) -> list[str]:
+    """The lean entry's command line: what `twin run` execs and `twin start` spawns."""
+    return [python or sys.executable, "-m", "twin.service.runner", "--account", account, "run",
+            *(["--log-file", str(log_file)] if log_file is not None else []), *(["--verbose"] if verbose else [])]
+
+
+def exec_daemon(account: str, *, verbose: bool = False, log_file: Path | None = None) -> None:
+    """Replace this process (same pid) with the lean daemon entry; does not return."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    command = daemon_command(account, verbose=verbose, log_file=log_file)
+    os.execve(command[0], command, {**os.environ, "PYTHONPATH": twin_pythonpath(os.environ)})
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m twin.service.runner",
+                                     description="The twin daemon (the lean entry of `twin run`).")
+    parser.add_argument("--account", "-a", default=os.environ.get("TWIN_ACCOUNT", "default"))
+    parser.add_argument("command", nargs="?", choices=["run"], default="run")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    parser.add_argument("--log-file", type=Path, default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the daemon in this process; a TwinError becomes one line on stderr and exit code 1."""
+    from twin import config
+
+    args = _arguments(argv)
+    sys.meta_path.insert(0, _NoHttpxCommandLine())
+    try:
+        run_foreground(config.load(account=args.account), verbose=args.verbose, log_file=args.log_file)
+    except TwinError as exc:
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ from twin.engine.hours import Hours, next_change
 from twin.engine.steer import FOREVER, GLOBAL_CHAT
 from twin.errors import TwinError
 from twin.llm.health import MODEL_WAIT
-from twin.service.process import paths, read_status, running_pid
+from twin.service.process import memory_of, paths, read_status, running_pid
 
 QUEUE_STATES = ("review", "waiting", "composing", "sending")
 
@@ -110,6 +110,14 @@ def model_lines(report: dict[str, Any], tz: tzinfo) -> list[str]:
     return lines
 
 
+def _footprint(pid: object, file: dict[str, Any]) -> dict[str, Any]:
+    """The running daemon's memory, read now from /proc, and the heavy modules it reported loading."""
+    memory = memory_of(pid) if isinstance(pid, int) and pid > 0 else None
+    modules = file.get("modules")
+    return {"rss_mb": memory["rss_mb"] if memory else None, "peak_rss_mb": memory["peak_rss_mb"] if memory else None,
+            "modules": list(modules) if memory and isinstance(modules, list) else None}
+
+
 def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
     """Everything `twin status` shows, as JSON-ready data with stable keys."""
     where = paths(settings)
@@ -117,10 +125,11 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
     file = read_status(where.status) or {}
     running = pid is not None
     started = read_time(file.get("started_at")) if running else None
+    daemon_pid = (pid or file.get("pid")) if running else None
     report: dict[str, Any] = {
         "account": settings.account,
         "running": running,
-        "pid": pid or file.get("pid") if running else None,
+        "pid": daemon_pid,
         "state": file.get("state", "starting") if running else "not running",
         "last_state": None if running else file.get("state"),
         "connected": bool(file.get("connected")) and running,
@@ -134,6 +143,7 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
         "hours": hours_now(settings, now),
         "models": file.get("providers") or [] if running else [],
         "waiting_for_model": {"count": 0, "next_try": None},
+        **_footprint(daemon_pid, file),
     }
     reader = open_reader(settings.database_url)
     if reader is None:

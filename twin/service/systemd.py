@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import getpass
 import os
-import shutil
 import sys
 from pathlib import Path
 
 from twin.config import Settings
+from twin.service.process import twin_pythonpath
+from twin.service.runner import daemon_command
 
 UNIT = "twin@.service"
 
 
-def twin_executable() -> str:
-    """The `twin` script of the running environment (the venv's bin/twin when there is one)."""
-    beside = Path(sys.executable).parent / "twin"
-    if beside.exists():
-        return str(beside)
-    return shutil.which("twin") or f"{sys.executable} -m cli"
+def daemon_exec_start(python: str | None = None) -> str:
+    """ExecStart's command: the lean daemon entry (no typer, no rich) under this environment's Python."""
+    return " ".join(daemon_command("%i", python=python or sys.executable))
 
 
 def unit_dir(user: bool) -> Path:
@@ -30,7 +28,11 @@ def unit_dir(user: bool) -> Path:
 
 
 def unit_text(settings: Settings, *, user: bool, executable: str | None = None) -> str:
-    """The unit file: `twin --account %i run` in TWIN_HOME, restarted on failure, stopped with SIGTERM."""
+    """The unit file: the daemon of account %i in TWIN_HOME, restarted on failure, stopped with SIGTERM.
+
+    `executable` is the Python to run it with (default: this one); PYTHONPATH names this twin's
+    directory, so the unit runs the same code as the `twin` that wrote it, installed or not.
+    """
     home = settings.home
     stop_s = int(settings.service.stop_timeout_s) + 10  # the daemon drains within stop_timeout_s
     lines = [
@@ -43,8 +45,9 @@ def unit_text(settings: Settings, *, user: bool, executable: str | None = None) 
         "Type=simple",
         f"WorkingDirectory={home}",
         f"Environment=TWIN_HOME={home}",
+        f"Environment=PYTHONPATH={twin_pythonpath({})}",
         f"EnvironmentFile=-{home}/twin.env",
-        f"ExecStart={executable or twin_executable()} --account %i run",
+        f"ExecStart={daemon_exec_start(executable)}",
         "Restart=on-failure",
         "RestartSec=10",
         "KillSignal=SIGTERM",

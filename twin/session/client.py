@@ -30,6 +30,9 @@ from twin.errors import (
 log = logging.getLogger(__name__)
 
 SESSION_SUFFIXES = ("", "-journal", "-wal", "-shm")
+# Telethon keeps the users and chats it meets in memory (their access hashes) until this many, then saves
+# them to the session file and keeps only what update handling needs (its default is 5,000).
+ENTITY_CACHE_LIMIT = 1000
 
 
 def session_files(path: Path) -> list[Path]:
@@ -127,6 +130,7 @@ def build_client(settings: Settings) -> Any:
         sequential_updates=True,
         # Messages that arrived while the twin was down are delivered on start (rules mark them stale).
         catch_up=True,
+        entity_cache_limit=ENTITY_CACHE_LIMIT,
     )
 
 

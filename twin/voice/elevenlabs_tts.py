@@ -21,23 +21,34 @@ class ElevenLabsTTS:
             raise ConfigError("ElevenLabs needs the owner's voice: set [tts] voice_id (the cloned voice)")
         if not api_key:
             raise ConfigError("ElevenLabs needs a key: set ELEVENLABS_API_KEY or [tts] api_key")
-        from elevenlabs.client import AsyncElevenLabs
-
         self.voice_id = voice_id
         self.model = model or "eleven_multilingual_v2"
         self.output_format = output_format
         self._key = api_key
-        options: dict[str, Any] = {"base_url": base_url} if base_url else {}
-        self._client: AsyncElevenLabs = AsyncElevenLabs(api_key=api_key, timeout=timeout_s, **options)
+        self._base_url = base_url
+        self._timeout_s = timeout_s
+        self._client: AsyncElevenLabs | None = None  # the SDK (about 40 MB) loads with the first voice reply
+
+    def __repr__(self) -> str:
+        return f"ElevenLabsTTS(voice_id={self.voice_id!r}, model={self.model!r}, base_url={self._base_url!r})"
+
+    def _get_client(self) -> AsyncElevenLabs:
+        if self._client is None:
+            from elevenlabs.client import AsyncElevenLabs
+
+            options: dict[str, Any] = {"base_url": self._base_url} if self._base_url else {}
+            self._client = AsyncElevenLabs(api_key=self._key, timeout=self._timeout_s, **options)
+        return self._client
 
     async def synthesize(self, text: str) -> bytes:
         """Audio of the text in the owner's voice (Ogg/Opus with the default output_format)."""
+        client = self._get_client()
         import httpx
         from elevenlabs.core.api_error import ApiError
 
         chunks: list[bytes] = []
         try:
-            stream = self._client.text_to_speech.convert(
+            stream = client.text_to_speech.convert(
                 self.voice_id, text=text, model_id=self.model, output_format=self.output_format,
                 request_options={"max_retries": 0},
             )

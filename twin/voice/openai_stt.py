@@ -39,21 +39,31 @@ class OpenAISTT:
                  timeout_s: float = 60) -> None:
         if not api_key and not base_url:
             raise ConfigError("OpenAI transcription needs a key: set OPENAI_API_KEY or [stt] api_key")
-        from openai import AsyncOpenAI
-
         self.model = model or "whisper-1"
         self._key = api_key
-        self._client: AsyncOpenAI = AsyncOpenAI(
-            api_key=api_key or "unused", base_url=base_url or None, max_retries=0, timeout=timeout_s
-        )
+        self._base_url = base_url
+        self._timeout_s = timeout_s
+        self._client: AsyncOpenAI | None = None  # the SDK (about 40 MB) loads with the first voice note
+
+    def __repr__(self) -> str:
+        return f"OpenAISTT(model={self.model!r}, base_url={self._base_url!r})"
+
+    def _get_client(self) -> AsyncOpenAI:
+        if self._client is None:
+            from openai import AsyncOpenAI
+
+            self._client = AsyncOpenAI(api_key=self._key or "unused", base_url=self._base_url or None, max_retries=0,
+                                       timeout=self._timeout_s)
+        return self._client
 
     async def transcribe(self, audio: bytes, *, mime: str, language: str | None = None) -> str:
         """The words spoken in the audio ("" when nothing was heard)."""
+        client = self._get_client()
         import openai
 
         extra: dict[str, Any] = {"language": language} if language else {}
         try:
-            result = await self._client.audio.transcriptions.create(
+            result = await client.audio.transcriptions.create(
                 model=self.model, file=(filename_for(mime), audio, mime or "audio/ogg"), **extra
             )
         except openai.APIStatusError as exc:
