@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fakes import incoming  # noqa: E402
 from tests.helpers import make_rig  # noqa: E402
-from tests.httpserver import scripted_server  # noqa: E402
-from tests.service.test_crash import echo, run_crash  # noqa: E402
+from tests.httpserver import chat_answer, scripted_server  # noqa: E402
+from tests.service.test_crash import run_crash  # noqa: E402
 from twin.clock import SystemClock  # noqa: E402
 
 UNLIMITED = {"timing__scale": 0.0, "hours__quiet": [], "rules__max_sends_per_hour": 10**6,
@@ -52,7 +52,7 @@ async def burst(messages: int = 2000, chats: int = 200) -> None:
 
 async def crash(rounds: int) -> None:
     with scripted_server() as server:
-        server.default = echo
+        server.default = chat_answer
         start = time.perf_counter()
         report = await run_crash(Path(tempfile.mkdtemp()), server.url, rounds=rounds, seed=int(time.time()))
     print(f"crash: {report['kills']} SIGKILLs survived, {report['messages']} messages checked in "

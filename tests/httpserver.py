@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import struct
@@ -97,6 +98,10 @@ class ScriptedServer:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # The listen backlog: the default of 5 resets connections when several daemons (a crash test) call at
+    # once on a busy machine; a real provider accepts them.
+    request_queue_size = 128
+
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # a client killed mid-request (the crash tests do that) is not an error here
 
@@ -156,3 +161,14 @@ def raw_server(mode: str) -> Iterator[int]:
         listener.close()
         for conn in held:
             conn.close()
+
+
+_answers = itertools.count(1)
+
+
+def chat_answer(request: Recorded) -> Reply:
+    """An OpenAI-compatible chat answer a person could send, different each time: the sendable check holds
+    repeats, echoes of the contact's words and the prompt's tags, so a scripted twin must not send those."""
+    request.json()
+    text = f"sure, talk soon ({next(_answers)})"
+    return Reply(200, {"choices": [{"message": {"role": "assistant", "content": text}}]})

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.httpserver import Recorded, Reply
+from tests.httpserver import chat_answer
 from twin.db.store import Store
 from twin.db.tables import ChatRow
 from twin.service.process import read_status
@@ -28,12 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 12
 PER_ROUND = 25
 CONTACTS = [f"contact{i}" for i in range(20)]
-
-
-def echo(request: Recorded) -> Reply:
-    body = request.json()
-    last = body["messages"][-1]["content"]
-    return Reply(200, {"choices": [{"message": {"role": "assistant", "content": f"re: {last[-40:]}"}}]})
 
 
 def daemon_env(home: Path, url: str) -> dict[str, str]:
@@ -157,7 +151,7 @@ def exactly_once(home: Path, world: SandboxWorld, kills: int) -> dict[str, int]:
 
 @pytest.mark.timeout(1800)  # a busy 2-core machine starts each daemon slowly; every wait inside is a poll
 async def test_sigkill_at_random_points_loses_and_doubles_nothing(twin_home, server):
-    server.default = echo
+    server.default = chat_answer
     report = await run_crash(twin_home, server.url)
     assert report["kills"] == ROUNDS and report["messages"] == ROUNDS * PER_ROUND
     assert report["lost"] == 0 and report["doubled"] == 0 and report["answered"] == report["turns"]
@@ -167,7 +161,7 @@ async def test_sigkill_at_random_points_loses_and_doubles_nothing(twin_home, ser
 async def test_killed_after_telegram_took_the_reply_before_its_id_was_stored(twin_home, server):
     """The issue's case 1, made exact: the process dies right after the send; the echo comes in the next
     process's catch-up, with a message that arrived meanwhile. No takeover, no pause, both answered."""
-    server.default = echo
+    server.default = chat_answer
     world = SandboxWorld(twin_home / "data" / "sandbox" / "default")
     await SandboxTelegram(world, twin_home / "sessions" / "default.sandbox.json").sign_in_code("+99966", "12345", None)  # type: ignore[arg-type]
     env = daemon_env(twin_home, server.url)

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.httpserver import Recorded, Reply
+from tests.httpserver import Recorded, Reply, chat_answer
 from tests.service_helpers import (
     ROOT,
     events,
@@ -41,11 +41,6 @@ def home(twin_home: Path):
     kill_leftovers(twin_home)
 
 
-def echo_reply(request: Recorded) -> Reply:
-    last = request.json()["messages"][-1]["content"]  # type: ignore[index]
-    return Reply(200, {"choices": [{"message": {"role": "assistant", "content": f"re: {last[-40:]}"}}]})
-
-
 def run_daemon(home: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     full = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("TWIN_", "GEMINI", "OPENAI"))}
     full.update({"TWIN_HOME": str(home), **env})
@@ -65,7 +60,7 @@ def when(event: dict[str, Any]) -> datetime:
 @pytest.mark.timeout(900)
 def test_a_forgotten_session_is_answered_within_the_safety_net(home, server):
     every = 3.0
-    server.default = echo_reply
+    server.default = chat_answer
     env = sandbox_env(server, TWIN_TELEGRAM_CATCH_UP_S=str(every))
     sandbox_login(home, env)
     world = SandboxWorld(home / "data" / "sandbox" / "default")
@@ -106,7 +101,7 @@ def compose_with_drops(world: SandboxWorld, every: int):
         if n % every == 0:
             world.drop(0.8)
             time.sleep(0.3)
-        return echo_reply(request)
+        return chat_answer(request)
 
     return handle
 
