@@ -112,12 +112,14 @@ def provider_500() -> ProviderError:
 
 class DownLLM(FakeLLM):
     """A FakeLLM whose provider can be down: while `down` is true every call raises a retryable error
-    (503 and connection resets in turn). Records each call as (time, was it down). Its default answers
-    are numbered, as a person's replies differ (the same reply twice in a chat is held as unsendable)."""
+    (503 and connection resets in turn). Records each call as (time, was it down). numbered=True: its
+    default answers are numbered, as a person's replies differ (the same reply twice in a chat is held
+    as unsendable)."""
 
     def __init__(self, clock: FakeClock, *replies: str | None | Exception, provider: str = "fake",
-                 model: str = "fake-1", default: str | None = "ok") -> None:
+                 model: str = "fake-1", default: str | None = "ok", numbered: bool = False) -> None:
         super().__init__(*replies, model=model, default=default)
+        self.numbered = numbered
         self.provider = provider
         self.clock = clock
         self.down = False
@@ -133,7 +135,7 @@ class DownLLM(FakeLLM):
             if self.calls_while_down % 2:
                 raise ProviderError(f"{self.provider}: HTTP 503 unavailable", retryable=True, status=503)
             raise ProviderError(f"{self.provider}: connection reset (ConnectionResetError)", retryable=True)
-        if not self.script and self.default is not None:
+        if self.numbered and not self.script and self.default is not None:
             self.script.append(f"{self.default} {len(self.prompts) + 1}")
         return await super().complete(prompt)
 

@@ -152,7 +152,7 @@ def conversation(chats: Sequence[int], per_chat: int, span_s: float) -> list[tup
 
 async def test_a_ten_minute_outage_is_waited_out_and_every_message_answered(twin_home: Path) -> None:
     clock = FakeClock(auto=False)
-    llm = DownLLM(clock, provider="gemini", default="sorry, was away")
+    llm = DownLLM(clock, provider="gemini", default="sorry, was away", numbered=True)
     rig = outage_rig(twin_home, llm, clock=clock)
     driver = Driver(rig)
     await driver.start()
@@ -192,8 +192,8 @@ async def test_a_ten_minute_outage_is_waited_out_and_every_message_answered(twin
 
 async def test_primary_down_the_fallback_answers_and_says_so(twin_home: Path) -> None:
     clock = FakeClock(auto=False)
-    primary = DownLLM(clock, provider="gemini")
-    backup = DownLLM(clock, provider="local", default="from the local model")
+    primary = DownLLM(clock, provider="gemini", numbered=True)
+    backup = DownLLM(clock, provider="local", default="from the local model", numbered=True)
     # The owner opted in: on a real account the local model's drafts otherwise wait for twin review.
     rig = outage_rig(twin_home, primary, backup, clock=clock, **{"llm.local_autosend": True})
     driver = Driver(rig)
@@ -222,7 +222,7 @@ async def test_primary_down_the_fallback_answers_and_says_so(twin_home: Path) ->
 
 async def test_a_message_that_comes_during_the_wait_folds_into_the_waiting_reply(twin_home: Path) -> None:
     clock = FakeClock(auto=False)
-    llm = DownLLM(clock, default="both answered")
+    llm = DownLLM(clock, default="both answered", numbered=True)
     rig = outage_rig(twin_home, llm, clock=clock, **{"llm.retries": 0})
     driver = Driver(rig)
     await driver.start()
@@ -245,7 +245,7 @@ async def test_a_message_that_comes_during_the_wait_folds_into_the_waiting_reply
 
 async def test_a_turn_that_would_be_older_than_stale_after_h_is_left_to_the_owner(twin_home: Path) -> None:
     clock = FakeClock(auto=False)
-    llm = DownLLM(clock)
+    llm = DownLLM(clock, numbered=True)
     rig = outage_rig(twin_home, llm, clock=clock, **{"timing.stale_after_h": 0.05})  # 3 minutes
     driver = Driver(rig)
     await driver.start()
@@ -281,7 +281,7 @@ async def test_a_bad_key_fails_the_turn_and_the_owner_hears_once(twin_home: Path
 
 async def test_a_held_turn_is_not_read_or_composed_before_the_next_try(twin_home: Path) -> None:
     clock = FakeClock(auto=False)
-    llm = DownLLM(clock)
+    llm = DownLLM(clock, numbered=True)
     rig = outage_rig(twin_home, llm, clock=clock, **{"llm.retries": 0})
     driver = Driver(rig)
     await driver.start()
@@ -321,7 +321,7 @@ def test_release_spreads_the_waiting_turns(twin_home: Path) -> None:
 
 async def test_when_a_next_try_is_due_one_turn_probes_and_the_others_keep_waiting(twin_home: Path) -> None:
     clock = FakeClock()
-    llm = DownLLM(clock)
+    llm = DownLLM(clock, numbered=True)
     rig = outage_rig(twin_home, llm, clock=clock, **{"llm.retries": 0})
     outages = rig.pipeline.outages
     llm.down = True
@@ -345,7 +345,7 @@ async def test_when_a_next_try_is_due_one_turn_probes_and_the_others_keep_waitin
 
 async def test_an_away_note_in_an_outage_is_the_plain_line(twin_home: Path) -> None:
     clock = FakeClock()
-    llm = DownLLM(clock)
+    llm = DownLLM(clock, numbered=True)
     llm.down = True
     rig = outage_rig(twin_home, llm, clock=clock)
     note = await rig.pipeline.responder.away_note(contact="Al", back_at="09:00")

@@ -101,7 +101,7 @@ async def test_sandbox_edit_delete_typing_and_react_events(tmp_path) -> None:
 
 
 def test_sandbox_cli_say_edit_delete_and_the_log_shows_reactions(twin_home) -> None:
-    from cli import app
+    from twin.cli.base import app
 
     runner = CliRunner()
     assert runner.invoke(app, ["sandbox", "say", "are you free at 5?"]).exit_code == 0

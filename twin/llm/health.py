@@ -12,10 +12,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from twin.clock import Clock
 from twin.errors import ProviderError
+
+if TYPE_CHECKING:
+    from twin.clock import Clock  # an annotation only: `twin status` reads MODEL_WAIT without asyncio
 
 MODEL_WAIT = "waiting for the model"  # how the reason of a turn waiting out an outage begins
 BACKOFF_S = (30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)  # the last one repeats
