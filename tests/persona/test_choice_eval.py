@@ -6,7 +6,6 @@ from collections import Counter
 
 import pytest
 
-from tests.fakes import FakeClock, FakeLLM, provider_500
 from tests.httpserver import Recorded, Reply, ScriptedServer
 from tests.test_cli import twin
 from twin.errors import ConfigError
@@ -14,11 +13,8 @@ from twin.persona.choice_eval import (
     CHOICES,
     DEFAULT_CORPUS,
     Choice,
-    choice_from_text,
     load_choice_corpus,
-    run_choices,
     score_choices,
-    text_chooser,
 )
 from twin.persona.profile import Persona
 
@@ -44,51 +40,17 @@ def test_the_corpus_has_enough_short_exchanges_in_english_and_russian():
     assert next(c for c in cases if c.id == "en-ok-thanks").text == "ok thanks 👍"
 
 
-@pytest.mark.parametrize(("text", "kind", "emoji"), [
-    (None, "nothing", ""), ("", "nothing", ""), ("  \n", "nothing", ""), ("👍", "react", "👍"),
-    ("😂😂", "react", "😂"), ("❤️", "react", "❤️"), ("ok 👍", "reply", ""), ("sure, at 7", "reply", ""),
-    ("ок", "reply", ""),
-])
-def test_the_derived_rule(text, kind, emoji):
-    choice = choice_from_text(text)
-    assert (choice.kind, choice.emoji) == (kind, emoji)
-
-
-def _answer(case, index):
-    """A scripted model: it does what the corpus expects, except that every fourth case it replies."""
-    if index % 4 == 0 or case.expect == "reply":
-        return f"sure — about '{case.messages[-1][:10]}'"
-    return (case.emoji or "👍") if case.expect == "react" else None
-
-
-async def test_a_scripted_model_is_scored_case_by_case():
-    cases = load_choice_corpus()
-    llm = FakeLLM(*[_answer(c, i) for i, c in enumerate(cases)], provider_500(), default=None)
-    report = await run_choices(cases + cases[:1], text_chooser(llm, PERSONA, clock=FakeClock(), retries=0),
-                               provider=llm.provider, model=llm.model)
-    forced = [c for i, c in enumerate(cases) if i % 4 == 0 and c.expect != "reply"]
-    assert report.results[-1].choice == Choice("nothing", reason="model failed: fake provider: HTTP 500")
-    n = len(cases) + 1
-    wrong = len(forced) + (cases[0].expect != "nothing")
-    assert report.agreement == round(100 * (n - wrong) / n, 1)
-    assert report.confusion[("react", "reply")] == sum(c.expect == "react" for c in forced)
-    assert report.confusion[("nothing", "reply")] == sum(c.expect == "nothing" for c in forced)
-    assert sum(report.confusion.values()) == n and report.confusion[("reply", "react")] == 0
-    assert report.acceptable >= report.agreement
-    assert set(report.by_language()) == {"en", "ru"}
-    # the model saw the chat so far and the contact's burst folded into one message
-    burst = next(i for i, c in enumerate(cases) if len(c.messages) > 1)
-    prompt = llm.prompts[burst]
-    assert "\n".join(cases[burst].messages) in prompt.messages[-1].text
-    assert [m.text for m in prompt.messages[:-1]] == [t for _, t in cases[burst].context]
-    assert [m.role for m in prompt.messages[:-1]] == ["assistant" if o else "user" for o, _ in cases[burst].context]
-
-
 def test_scoring_takes_choices_as_values():
     cases = load_choice_corpus()[:3]
-    structured = [Choice("react", emoji="👍"), Choice("nothing"), Choice("reply", text="hi")]
-    report = score_choices(cases, structured, rule="structured")
+    structured = [Choice("react", emoji="👍", source="precheck"), Choice("nothing", source="model"),
+                  Choice("reply", text="hi", source="model")]
+    report = score_choices(cases, structured, how="scripted")
     assert [r.exact for r in report.results] == [c.expect == s.kind for c, s in zip(cases, structured, strict=True)]
+    assert report.sources == {"precheck": 1, "model": 2, "plain": 0, "malformed": 0, "guard": 0, "empty": 0,
+                              "failed": 0}
+    assert report.rule == "scripted; sources: precheck 1, model 2, plain 0, malformed 0"
+    odd = score_choices(cases[:1], [Choice("nothing", source="")])
+    assert odd.rule == "sources: precheck 0, model 0, plain 0, malformed 0, unknown 1"
     with pytest.raises(ValueError):
         score_choices(cases, structured[:2])
 
@@ -105,24 +67,76 @@ def test_a_malformed_corpus_names_the_case(tmp_path):
         load_choice_corpus(tmp_path / "missing.toml")
 
 
-def test_twin_eval_choices_through_an_openai_compatible_server(twin_home, server: ScriptedServer):
+CORPUS = """
+[[case]]
+id = "q"
+lang = "en"
+messages = ["are you around tonight?"]
+expect = "reply"
+
+[[case]]
+id = "thanks"
+lang = "en"
+context = [{ owner = "sent it" }]
+messages = ["thanks!"]
+expect = "react"
+emoji = "👍"
+also = ["nothing"]
+
+[[case]]
+id = "ok"
+lang = "ru"
+messages = ["ок"]
+expect = "nothing"
+also = ["react"]
+
+[[case]]
+id = "view"
+lang = "en"
+messages = ["the view from the top this morning"]
+expect = "react"
+also = ["reply"]
+
+[[case]]
+id = "trip"
+lang = "en"
+messages = ["so how was the trip in the end"]
+expect = "reply"
+"""
+
+ANSWERS = {  # the contact's words -> what the scripted model answers (the JSON the instruction asks for)
+    "tonight": '{"action": "reply", "text": "yes, why? want to grab dinner", "emoji": "", "reason": "a question"}',
+    "view": '{"action": "react", "emoji": "🔥", "text": "", "reason": "a photo to admire"}',
+    "trip": '{"action": "reply", "text": "it was great, the mountains!", "reason": "a question',  # cut off
+}
+
+
+def test_twin_eval_choices_takes_the_daemons_path_through_an_openai_compatible_server(twin_home,
+                                                                                      server: ScriptedServer):
     corpus = twin_home / "choices.toml"
-    corpus.write_text(
-        '[[case]]\nid = "q"\nlang = "en"\nmessages = ["are you around tonight?"]\nexpect = "reply"\n\n'
-        '[[case]]\nid = "thanks"\nlang = "en"\ncontext = [{ owner = "sent it" }]\nmessages = ["thanks!"]\n'
-        'expect = "react"\nemoji = "👍"\nalso = ["nothing"]\n\n'
-        '[[case]]\nid = "ok"\nlang = "ru"\nmessages = ["ок"]\nexpect = "nothing"\nalso = ["react"]\n',
-        encoding="utf-8")
+    corpus.write_text(CORPUS, encoding="utf-8")
 
     def answer(request: Recorded) -> Reply:
         last = str(request.json()["messages"][-1]["content"])  # type: ignore[index]
-        text = "yes, why?" if "tonight" in last else "👍"
+        text = next((a for k, a in ANSWERS.items() if k in last), '{"action": "nothing"}')
         return Reply(body={"choices": [{"message": {"role": "assistant", "content": text}}]})
 
     server.default = answer
     out = twin(twin_home, "eval", "--choices", "--corpus", str(corpus),
-               env={"TWIN_LLM_PROVIDER": "openai", "TWIN_LLM_BASE_URL": server.url + "/v1", "TWIN_LLM_RETRIES": "0"})
+               env={"TWIN_LLM_PROVIDER": "openai", "TWIN_LLM_BASE_URL": server.url + "/v1", "TWIN_LLM_RETRIES": "0",
+                    "TWIN_PERSONA_REACT_TO_ACKS": "never"})
     assert out.returncode == 0, out.stderr
-    assert "66.7% exact agreement (en 100.0%, ru 0.0%); 100.0% acceptable; 3 cases" in out.stdout
-    assert "derived from the plain reply" in out.stdout
+    said = " ".join(out.stdout.split())
+    # q reply, view react, trip reply (its text salvaged) agree; "thanks!" left unanswered is acceptable only
+    assert "80.0% exact agreement (en 75.0%, ru 100.0%); 100.0% acceptable; 5 cases" in said
+    assert "as the daemon decides" in said and "sources: precheck 2, model 2, plain 0, malformed 1" in said
+    assert "derived" not in said and "it was great, the mountains!" in said  # the malformed answer's text
+    # the acknowledgements were decided before any model: only three cases reached the server
     assert len(server.requests) == 3
+    for request in server.requests:
+        body = request.json()
+        assert isinstance(body, dict)
+        assert body["response_format"]["type"] == "json_schema"
+        system = str(body["messages"][0]["content"])
+        assert "Answer with one JSON object" in system and "leave them without an answer" in system
+        assert not any(w in str(body["messages"][-1]["content"]) for w in ("thanks!", "ок"))

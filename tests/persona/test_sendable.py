@@ -107,9 +107,43 @@ def test_script_of():
     "I'm sorry, but as an AI language model I can't do that", "I'm here to help with your coding issues!",
     "Hi there! I'm your AI assistant.", "How can I help you today?", "😂 I'm ready to assist you.",
     "Я ваш виртуальный помощник", "Чем могу вам помочь?", "как ИИ, я не могу встречаться",
+    # a help desk's openers and closers
+    "How can I help you?", "Hi! How can I help you today?", "sure! how can I assist?", "How may I help?",
+    "Is there anything else I can help you with?", "ok, done. Anything else I can help with?",
+    "Let me know if you have any other questions!", "Feel free to ask if you need anything",
+    "Don't hesitate to reach out!", "I hope this helps!", "I hope this information is useful",
+    "Hope this was helpful 🙂", "What can I help you with?", "sure, if you have any further questions, just ask",
+    "Чем могу помочь?", "Здравствуйте! Чем я могу вам помочь?", "Могу ли я ещё чем-то помочь?",
+    "Могу ли я вам чем-нибудь помочь?", "Обращайтесь!", "Если у вас возникнут ещё вопросы, пишите",
+    "Не стесняйтесь спрашивать", "Я здесь, чтобы помочь", "Надеюсь, эта информация была полезной",
 ])
 def test_a_chatbot_voice_is_not_the_owners(reply):
-    assert "chatbot" in (unsendable(reply, incoming="hey") or "")
+    assert "chatbot" in (unsendable(reply, incoming="") or ""), reply  # whatever the contact wrote
+
+
+@pytest.mark.parametrize(("reply", "incoming"), [
+    ("can I help with the move?", "we're moving on saturday"),
+    ("how can I help? want me to bring food?", "ugh, my flight got cancelled"),  # a friend offering help
+    ("how can I help?", "my car broke down, no idea what to do"),
+    ("sure, how can I help?", "can you help me move on sunday?"),
+    ("how can I help you with the move, carry boxes?", "moving on sunday, ugh"),
+    ("hope that helps", "which one should I buy?"),
+    ("Обращайся!", "спасибо, выручил"),
+    ("чем помочь?", "у меня сломалась машина"),
+    ("могу помочь с переездом, если надо", "переезжаем в субботу"),
+    ("anything else? I'm at the store", "get milk pls"),
+    ("feel free to come over whenever", "can I drop by tonight?"),
+])
+def test_a_friend_offering_help_is_not_a_help_desk(reply, incoming):
+    assert unsendable(reply, incoming=incoming) is None
+
+
+@pytest.mark.parametrize(("reply", "incoming"), [
+    ("How can I help?", "hey"), ("Hi! how can I help?", "hi Sam!"), ("Привет! Чем помочь?", "привет"),
+    ("чем помочь?", "Добрый день"),
+])
+def test_a_bare_offer_of_help_to_a_greeting_is_a_help_desk(reply, incoming):
+    assert "chatbot" in (unsendable(reply, incoming=incoming) or "")
 
 
 def test_the_twin_does_not_greet_itself():

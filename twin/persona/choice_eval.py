@@ -6,9 +6,9 @@ model's choice for a case as a Choice value; score_choices() compares them: the 
 (the choice is the expected one), the acceptable agreement (or one of the case's `also`), and a
 confusion count expected -> chosen.
 
-Until models answer with a structured choice, text_chooser() derives it from the plain reply by
-one documented rule (choice_from_text): no text -> nothing; only emoji -> react with the first;
-anything else -> reply. A structured answer drops in as another Chooser returning Choice values.
+The chooser that `twin eval --choices` uses (twin.engine.choice_replay) decides each case the
+way the daemon does: the acknowledgement pre-check, then the model's structured answer. Each
+Choice says where it came from (SOURCES), and the report counts them.
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ from pathlib import Path
 from typing import Literal
 
 from twin.clock import Clock
-from twin.errors import ConfigError, ProviderError
-from twin.llm.base import LLM, complete_with_retries
-from twin.persona import lexicon as lx
-from twin.persona.profile import Persona
-from twin.persona.prompt import assemble_prompt
+from twin.errors import ConfigError
 from twin.types import HistoryMessage
 
 ChoiceKind = Literal["react", "reply", "nothing"]
 CHOICES: tuple[ChoiceKind, ...] = ("reply", "react", "nothing")
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "choice_corpus.toml"
-DERIVED_RULE = "derived from the plain reply: no text -> nothing, only emoji -> react, else reply"
+# Where a choice came from: precheck (an acknowledgement, decided without the model) | model (a valid
+# structured answer) | plain (the provider answered in text: a reply) | malformed (a broken structured
+# answer) | guard (the input guard answered, no model asked) | empty (the model said nothing) |
+# failed (the model could not be reached).
+SOURCES = ("precheck", "model", "plain", "malformed", "guard", "empty", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +55,13 @@ class ChoiceCase:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """What the twin chose: reply (text), react (emoji) or nothing, and why (a failure, the rule used)."""
+    """What the twin chose: reply (text), react (emoji) or nothing, why, and where the choice came from."""
 
     kind: ChoiceKind
     text: str = ""
     emoji: str = ""
     reason: str = ""
+    source: str = ""  # one of SOURCES
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,19 @@ class ChoiceReport:
     results: tuple[ChoiceResult, ...]
     provider: str = ""
     model: str = ""
-    rule: str = ""  # how the choices were obtained
+    how: str = ""  # how the choices were obtained
+
+    @property
+    def sources(self) -> dict[str, int]:
+        """Choices per source, every one of SOURCES present (zeros included), then any other."""
+        counted = Counter(r.choice.source for r in self.results)
+        return {**{s: counted.get(s, 0) for s in SOURCES}, **counted}
+
+    @property
+    def rule(self) -> str:
+        """How the choices were obtained, and how many came from where."""
+        counts = ", ".join(f"{s or 'unknown'} {n}" for s, n in self.sources.items() if n or s in SOURCES[:4])
+        return f"{self.how}; sources: {counts}" if self.how else f"sources: {counts}"
 
     @property
     def agreement(self) -> float:
@@ -151,18 +164,6 @@ def load_choice_corpus(path: Path | None = None) -> list[ChoiceCase]:
     return cases
 
 
-def choice_from_text(text: str | None, reason: str = "") -> Choice:
-    """The DERIVED_RULE: a plain reply read as a choice (until models answer with a structured one)."""
-    text = (text or "").strip()
-    if not text:
-        return Choice("nothing", reason=reason or "no text")
-    emoji = lx.EMOJI.findall(text)
-    rest = lx.EMOJI.sub("", text).replace("\ufe0f", "").strip()
-    if emoji and not rest:
-        return Choice("react", emoji=emoji[0], reason="only emoji")
-    return Choice("reply", text=text)
-
-
 Chooser = Callable[[ChoiceCase], Awaitable[Choice]]
 
 
@@ -172,31 +173,16 @@ def history_of(case: ChoiceCase, clock: Clock) -> list[HistoryMessage]:
     return [HistoryMessage(i, now, owner, text) for i, (owner, text) in enumerate(case.context, 1)]
 
 
-def text_chooser(llm: LLM, persona: Persona, *, clock: Clock, retries: int = 1,
-                 budget: int | None = 3000) -> Chooser:
-    """Ask the model for a plain reply with the twin's prompt, and read it as a choice (DERIVED_RULE)."""
-
-    async def choose(case: ChoiceCase) -> Choice:
-        parts = assemble_prompt(persona, history_of(case, clock), case.text, budget=budget)
-        try:
-            completion = await complete_with_retries(llm, parts.prompt, clock, retries=retries)
-        except ProviderError as exc:
-            return Choice("nothing", reason=f"model failed: {exc}")
-        return choice_from_text(completion.text, completion.reason)
-
-    return choose
-
-
 def score_choices(cases: Sequence[ChoiceCase], choices: Sequence[Choice], *, provider: str = "", model: str = "",
-                  rule: str = "") -> ChoiceReport:
+                  how: str = "") -> ChoiceReport:
     """Pair each case with the choice made for it."""
     if len(cases) != len(choices):
         raise ValueError(f"{len(cases)} cases but {len(choices)} choices")
-    return ChoiceReport(tuple(ChoiceResult(c, k) for c, k in zip(cases, choices, strict=True)), provider, model, rule)
+    return ChoiceReport(tuple(ChoiceResult(c, k) for c, k in zip(cases, choices, strict=True)), provider, model, how)
 
 
 async def run_choices(cases: Sequence[ChoiceCase], chooser: Chooser, *, provider: str = "", model: str = "",
-                      rule: str = DERIVED_RULE) -> ChoiceReport:
+                      how: str = "") -> ChoiceReport:
     """Replay every case through the chooser, one after another, and score the choices."""
     choices = [await chooser(case) for case in cases]
-    return score_choices(cases, choices, provider=provider, model=model, rule=rule)
+    return score_choices(cases, choices, provider=provider, model=model, how=how)

@@ -28,10 +28,34 @@ ASSISTANT = re.compile(
     r"\b(?:as an? (?:ai|a\.i\.|language model|chatbot|assistant|virtual assistant)|i'?m (?:just )?(?:an? )?"
     r"(?:ai|chatbot|language model|virtual assistant|ai assistant)\b|i'?m (?:your|an?) (?:ai |virtual |helpful )?"
     r"assistant|i'?m here to (?:help|assist)|i'?m ready to (?:help|assist)|how (?:can|may) i assist|"
-    r"how may i help|how can i help you today|what can i (?:help|assist) you with today|"
+    r"how may i help|"
     r"как (?:ии|языковая модель|искусственный интеллект|ассистент)|я (?:ваш |твой )?(?:ии-?|виртуальный )?"
-    r"(?:ассистент|помощник|чат-?бот|языковая модель)|чем (?:я )?могу вам помочь)",
+    r"(?:ассистент|помощник|чат-?бот|языковая модель))",
     re.IGNORECASE)
+# A help desk's openers and closers. A friend says "how can I help? want me to bring food?", "can I help
+# with the move?", "hope that helps", "обращайся", "чем помочь?"; a help desk says "How can I help you?",
+# "Is there anything else I can help you with?", "I hope this helps!", "Чем могу помочь?", "Обращайтесь".
+SERVICE = re.compile("|".join((
+    r"\bhow (?:can|could) i help you(?: today)?\s*(?:[?.!]|$)",
+    r"\bwhat can i (?:help|assist) you with\b", r"\bwhat can i do for you today\b",
+    r"\b(?:is there )?anything else (?:that )?i can (?:help|assist|do for you)\b",
+    r"\b(?:let me know|feel free to (?:ask|let me know)) if you (?:have|need) (?:any )?(?:other |more |further |"
+    r"additional )?(?:questions|help|assistance)\b",
+    r"\bif you have any (?:other |more |further |additional )?questions\b",
+    r"\bfeel free to (?:ask|reach out|contact)\b", r"\bdon'?t hesitate to (?:ask|reach out|contact)\b",
+    r"\bi hope (?:this|that) (?:helps|was helpful|information)\b", r"\bhope this (?:information )?(?:is|was) helpful\b",
+    r"(?<!\w)чем (?:ещё |еще )?(?:я )?могу (?:вам |тебе )?(?:ещё |еще )?помочь",
+    r"(?<!\w)могу ли я(?:\s+(?:ещё|еще|вам|тебе|чем-?(?:то|нибудь)))*\s+помочь",
+    r"(?<!\w)(?:если (?:у вас|у тебя) (?:есть|будут|возникнут) (?:ещё |еще |другие |какие-?(?:то|либо) )*вопросы)",
+    r"(?<!\w)обращайтесь(?!\w)", r"(?<!\w)не стесняйтесь (?:спрашивать|обращаться|задавать)",
+    r"(?<!\w)я здесь,? чтобы помочь", r"(?<!\w)надеюсь,? (?:эта информация|это было полезно|это поможет вам)",
+)), re.IGNORECASE)
+# "How can I help?" as the whole answer to a bare greeting: a help desk, not a friend (after "my car broke
+# down" it is a friend offering help).
+BARE_OFFER = re.compile(r"^(?:(?:hi|hey|hello|привет|здравствуй\w*)(?: there)?[\s,!.]*)?"
+                        r"(?:how can i help|чем (?:могу )?помочь)\s*[?.!]*$", re.IGNORECASE)
+GREETING = re.compile(r"^\W*(?:hi|hey|hello|yo|good (?:morning|evening)|привет\w*|здравствуй\w*|хай|"
+                      r"добрый (?:день|вечер)|доброе утро)(?:\s+\w+)?\W*$", re.IGNORECASE)
 URL = re.compile(r"(?:https?://|www\.)\S+|\b[\w.-]+@[\w-]+\.[\w.]+\b")
 SENTENCE = re.compile(r"[^.!?…\n]+")
 CYRILLIC = ("\u0400", "\u04ff")
@@ -60,7 +84,7 @@ def unsendable(reply: str, *, incoming: str = "", previous: str = "", languages:
         why = check(reply)
         if why:
             return why
-    return (_voice(reply, owner) or _echo(reply, incoming) or _language(reply, incoming, languages)
+    return (_voice(reply, owner, incoming) or _echo(reply, incoming) or _language(reply, incoming, languages)
             or _repetition(reply, previous))
 
 
@@ -99,11 +123,13 @@ def _gibberish(reply: str) -> str | None:
     return None
 
 
-def _voice(reply: str, owner: str) -> str | None:
+def _voice(reply: str, owner: str, incoming: str = "") -> str | None:
     """A chatbot's voice, or the twin greeting its own owner as if they were the contact."""
-    match = ASSISTANT.search(reply)
+    match = ASSISTANT.search(reply) or SERVICE.search(reply)
     if match:
-        return f"talks like a chatbot ('{match.group(0)}')"
+        return f"talks like a chatbot ('{match.group(0).strip()}')"
+    if BARE_OFFER.match(reply.strip()) and GREETING.match(incoming.strip()):
+        return f"talks like a chatbot ('{reply.strip()}' in answer to a greeting)"
     first = owner.split()[0] if owner.split() else ""
     if first and re.search(rf"(?i)\b(?:hi|hey|hello|dear|привет|здравствуй\w*)[\s,!]+(?:there[\s,]+)?"
                            rf"{re.escape(first)}\b", reply):

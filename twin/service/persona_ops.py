@@ -163,13 +163,16 @@ async def guard(settings: Settings, corpus: Path | None = None) -> GuardReport:
 
 
 async def choices(settings: Settings, corpus: Path | None = None) -> ChoiceReport:
-    """Replay the choice corpus (reply, react or nothing?) through the configured model and score it."""
-    from twin.persona.choice_eval import DERIVED_RULE, load_choice_corpus, run_choices, text_chooser
-    from twin.service.app import make_llm
+    """Replay the choice corpus (reply, react or nothing?) as the daemon decides a turn, and score it.
+
+    The configured persona, guard and models (fallbacks too) answer; no chat of yours is read.
+    """
+    from twin.engine.choice_replay import HOW, replay_chooser
+    from twin.persona.choice_eval import load_choice_corpus, run_choices
+    from twin.service.app import make_responder
 
     cases = load_choice_corpus(corpus)
-    _, persona = _store_and_persona(settings)
-    llm = make_llm(settings)
-    chooser = text_chooser(llm, persona, clock=SystemClock(), retries=settings.llm.retries,
-                           budget=settings.persona.prompt_tokens)
-    return await run_choices(cases, chooser, provider=llm.provider, model=llm.model, rule=DERIVED_RULE)
+    clock = SystemClock()
+    responder = make_responder(settings, clock)
+    chooser = replay_chooser(responder, settings.persona.react_to_acks, clock)
+    return await run_choices(cases, chooser, provider=responder.llm.provider, model=responder.llm.model, how=HOW)
