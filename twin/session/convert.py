@@ -12,11 +12,14 @@ from typing import Any
 from telethon import utils
 from telethon.tl import types
 
-from twin.session.base import Dialog
+from twin.session.base import Dialog, history_message
 from twin.session.media import media_of
 from twin.types import ChatKind, HistoryMessage, Incoming, Me
 
-__all__ = ["event_to_incoming", "media_of", "sent_message_id", "to_dialog", "to_history", "to_incoming", "to_me"]
+__all__ = [
+    "event_to_incoming", "media_of", "owner_reaction", "sent_message_id", "to_dialog", "to_history", "to_incoming",
+    "to_me",
+]
 
 ARCHIVE_FOLDER = 1
 
@@ -166,17 +169,28 @@ async def _quietly(lookup: Any) -> Any:
         return None
 
 
+def owner_reaction(reactions: Any) -> str:
+    """The reaction the owner put on a message: its emoji, "custom" for a custom or paid one, "" for none.
+
+    Telegram marks the current user's own reactions with chosen_order (absent in a "min" summary).
+    """
+    if not isinstance(reactions, types.MessageReactions):
+        return ""
+    chosen = sorted((r for r in reactions.results or [] if r.chosen_order is not None), key=lambda r: r.chosen_order)
+    if not chosen:
+        return ""
+    first = chosen[0].reaction
+    return str(first.emoticon) if isinstance(first, types.ReactionEmoji) else "custom"
+
+
 def to_history(message: Any, self_id: int) -> HistoryMessage | None:
-    """A past message with text as HistoryMessage; None for service messages and media without caption."""
-    if isinstance(message, types.MessageService) or not getattr(message, "message", None):
+    """A past message as HistoryMessage (media as a line of words, see history_message); None for service
+    messages."""
+    if isinstance(message, types.MessageService):
         return None
-    return HistoryMessage(
-        message_id=int(message.id),
-        date=utc(message.date),
-        outgoing=bool(message.out),
-        text=str(message.message),
-        sender_id=sender_id(message, self_id),
-    )
+    kind, media = media_of(message.media)
+    return history_message(int(message.id), utc(message.date), bool(message.out), str(message.message or ""),
+                           sender_id(message, self_id), kind, media, owner_reaction(message.reactions))
 
 
 def to_dialog(entity: Any, dialog: Any, now: datetime) -> Dialog:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import AuthError, CodeInvalid, Disconnected, PhoneInvalid, TelegramError
-from twin.session.base import Action, CodeSent, Dialog
+from twin.session.base import Action, CodeSent, Dialog, history_message
 from twin.session.sandbox_world import OWNER, SANDBOX_CODE, SandboxWorld, contact_id
 from twin.types import (
     ContactTyping,
@@ -183,12 +183,16 @@ class SandboxTelegram:
         events = self.world.events()
         edits = {e["to"]: e["text"] for e in events if e["dir"] == "edit"}
         deleted = {i for e in events if e["dir"] == "delete" for i in e["ids"]}
-        found = [
-            HistoryMessage(e["id"], datetime.fromisoformat(e["date"]), e["dir"] in ("out", "own"),
-                           edits.get(e["id"], e.get("text", "")), OWNER.id if e["dir"] in ("out", "own") else e["chat"])
-            for e in events if e["chat"] == chat_id and e["id"] > min_id and e["dir"] in ("in", "out", "own")
-            and e.get("text") and e["id"] not in deleted
-        ]
+        reactions = {e["to"]: e["emoji"] for e in events if e["dir"] == "react" and e["chat"] == chat_id}
+        found = []
+        for e in events:
+            if e["dir"] not in ("in", "out", "own") or e["chat"] != chat_id or e["id"] <= min_id or e["id"] in deleted:
+                continue
+            m = _incoming(e, {})
+            shown = history_message(m.message_id, m.date, m.outgoing, edits.get(m.message_id, m.text), m.sender_id,
+                                    m.kind, m.media, reactions.get(m.message_id, ""))
+            if shown is not None:
+                found.append(shown)
         return found[-limit:]
 
     async def dialogs(self, limit: int) -> list[Dialog]:

@@ -176,7 +176,7 @@ class TelethonTelegram:
             await self._client.send_read_acknowledge(peer, max_id=max_id)
 
     async def history(self, chat_id: int, limit: int, min_id: int = 0) -> list[HistoryMessage]:
-        """The chat's latest messages with text newer than min_id, oldest first."""
+        """The chat's latest messages newer than min_id, oldest first, media as a line of words (see to_history)."""
         from twin.session.convert import to_history
 
         peer = await self._peer(chat_id)
