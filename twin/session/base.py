@@ -36,7 +36,8 @@ class CodeSent:
 
 
 def history_message(message_id: int, date: datetime, outgoing: bool, caption: str, sender_id: int,
-                    kind: MessageKind = "text", media: Media | None = None, reaction: str = "") -> HistoryMessage | None:
+                    kind: MessageKind = "text", media: Media | None = None,
+                    reaction: str = "") -> HistoryMessage | None:
     """A past message as a person sees it: a media line ("[photo]", "[sticker 😂]") before the caption.
 
     None for a message with nothing to show (a service message, an empty one).
