@@ -268,7 +268,7 @@ class FakeTelegram:
         if self.echo:
             shown = history_message(sent.message_id, self._now(), True, sent.text or "", self.me.id,
                                     "voice" if sent.voice else "text",
-                                    Media("voice", "audio/ogg", 0, sent.voice.duration_s, "voice message")
+                                    Media("voice", "audio/ogg", 0, sent.voice.duration_s)
                                     if sent.voice else None)
             if shown is not None:  # a voice note is in the history too, as "[voice message]"
                 self.histories.setdefault(sent.chat_id, []).append(shown)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import AuthError, CodeInvalid, Disconnected, PhoneInvalid, TelegramError
+from twin.media.describe import duration
 from twin.session.base import Action, CodeSent, Dialog, history_message
 from twin.session.sandbox_world import OWNER, SANDBOX_CODE, SandboxWorld, contact_id
 from twin.types import (
@@ -58,7 +59,8 @@ def _incoming(event: dict[str, Any], names: dict[int, str]) -> Incoming:
     name = names.get(chat) or ("Saved Messages" if chat == OWNER.id else str(event.get("name", "")))
     media: Media | None = media_from_json(event.get("media"))
     if media is None and "voice_s" in event:
-        media = Media("voice", "audio/ogg", 0, float(event["voice_s"]))
+        seconds = float(event["voice_s"])
+        media = Media("voice", "audio/ogg", 0, seconds, f"voice message {duration(seconds)}")  # as Telethon's
     return Incoming(
         chat_id=chat, message_id=event["id"], sender_id=OWNER.id if mine else chat,
         date=datetime.fromisoformat(event["date"]), text=str(event.get("text", "")),
