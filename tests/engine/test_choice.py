@@ -86,6 +86,8 @@ def test_the_owners_usual_reaction_is_used_when_one_emoji_dominates() -> None:
     assert choice is not None and choice.action == "react" and choice.emoji == "❤"  # not the 🤣 "haha" maps to
     mixed = ack_policy("usually", {"acks": acks, "reactions": {"messages": 80, "reacted": 30, "❤": 16, "👍": 14}})
     assert mixed.emoji == "" and precheck(["haha ok"], mixed, 1).emoji == "🤣"
+    spread = ack_policy("usually", {"reactions": {"messages": 90, "reacted": 50, "❤": 25, "👍": 5}})
+    assert spread.emoji == ""  # ❤ is half of 50 reactions (the rest are emoji outside the profile's top five)
     few = ack_policy("usually", {"reactions": {"messages": 10, "reacted": 3, "❤": 3}})
     assert few.emoji == ""
     custom = ack_policy("usually", {"reactions": {"messages": 90, "reacted": 30, "custom": 30}})

@@ -91,7 +91,7 @@ def usual_reaction(reactions: object) -> str:
     if not isinstance(reactions, Mapping):
         return ""
     counts = {str(k): int(v or 0) for k, v in reactions.items() if k not in ("messages", "reacted")}
-    total = sum(counts.values())
+    total = max(sum(counts.values()), int(reactions.get("reacted", 0) or 0))  # the profile keeps the top five only
     if not counts or total < MIN_LEARNED:
         return ""
     emoji, count = max(counts.items(), key=lambda kv: kv[1])
