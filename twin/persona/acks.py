@@ -3,13 +3,14 @@
 A person does not answer "ok thanks 👍" with a message that restarts the conversation: they react
 or stay quiet. `acknowledgement` recognises such a message cheaply (English and Russian), so the
 twin decides without asking the model; `quote_target` picks the message a reply should quote.
+`ack_replies`, `count_reactions` and `reaction_habit` read the owner's habit from their chats' history.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import NamedTuple
 
@@ -187,3 +188,24 @@ def ack_replies(runs: Sequence[Sequence[HistoryMessage]], window: timedelta, aft
         reacted += int(any(m.reaction for m in said))
         upto = max(upto, first)
     return AckCount(seen, answered, reacted, upto)
+
+
+def count_reactions(reactions: dict[str, int], messages: Sequence[HistoryMessage]) -> dict[str, int]:
+    """Add the owner's reactions on the contact's messages: "messages" read, "reacted" to, and "emoji:<e>" counts."""
+    counts = dict(reactions)
+    for m in messages:
+        if m.outgoing:
+            continue
+        counts["messages"] = counts.get("messages", 0) + 1
+        if m.reaction:
+            counts["reacted"] = counts.get("reacted", 0) + 1
+            counts[f"emoji:{m.reaction}"] = counts.get(f"emoji:{m.reaction}", 0) + 1
+    return counts
+
+
+def reaction_habit(counts: Mapping[str, int]) -> dict[str, int]:
+    """The owner's reactions on contacts' messages for the profile: messages read, reacted, the top five emoji."""
+    emoji = sorted(((k.removeprefix("emoji:"), v) for k, v in counts.items() if k.startswith("emoji:")),
+                   key=lambda kv: (-kv[1], kv[0]))[:5]
+    found = {"messages": int(counts.get("messages", 0)), "reacted": int(counts.get("reacted", 0)), **dict(emoji)}
+    return found if found["messages"] else {}

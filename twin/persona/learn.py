@@ -16,7 +16,7 @@ only for messages after that id and re-pairs the tail with them.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -29,7 +29,7 @@ from twin.db.sent import SentParts
 from twin.db.store import Store
 from twin.db.tables import ExchangeRow, LearnProgressRow, OwnerMessageRow, TurnRow
 from twin.errors import FloodWait
-from twin.persona.acks import ack_replies
+from twin.persona.acks import ack_replies, count_reactions, reaction_habit
 from twin.persona.examples import Exchange, store_exchanges
 from twin.persona.style import Sample, StyleProfile, build_profile
 from twin.session.base import Dialog, Telegram
@@ -137,19 +137,6 @@ def _count_acks(acks: dict[str, int], messages: Sequence[HistoryMessage]) -> dic
     found = ack_replies(bursts(messages), REPLY_WINDOW, int(acks.get("upto", 0)))
     counts = {"seen": found.seen, "answered": found.answered, "checked": found.seen, "reacted": found.reacted}
     return {**{k: int(acks.get(k, 0)) + v for k, v in counts.items()}, "upto": found.upto}
-
-
-def count_reactions(reactions: dict[str, int], messages: Sequence[HistoryMessage]) -> dict[str, int]:
-    """Add the owner's reactions on the contact's messages: "messages" read, "reacted" to, and "emoji:<e>" counts."""
-    counts = dict(reactions)
-    for m in messages:
-        if m.outgoing:
-            continue
-        counts["messages"] = counts.get("messages", 0) + 1
-        if m.reaction:
-            counts["reacted"] = counts.get("reacted", 0) + 1
-            counts[f"emoji:{m.reaction}"] = counts.get(f"emoji:{m.reaction}", 0) + 1
-    return counts
 
 
 def _tail_messages(data: dict[str, Any]) -> list[HistoryMessage]:
@@ -296,10 +283,3 @@ def learned_profile(store: Store, account: str) -> StyleProfile:
         reactions.update({k: int(v) for k, v in (t.get("reactions") or {}).items()})
     return replace(build_profile(*load_samples(store, account)), acks=acks, reactions=reaction_habit(reactions))
 
-
-def reaction_habit(counts: Mapping[str, int]) -> dict[str, int]:
-    """The owner's reactions on contacts' messages for the profile: messages read, reacted, the top five emoji."""
-    emoji = sorted(((k.removeprefix("emoji:"), v) for k, v in counts.items() if k.startswith("emoji:")),
-                   key=lambda kv: (-kv[1], kv[0]))[:5]
-    found = {"messages": int(counts.get("messages", 0)), "reacted": int(counts.get("reacted", 0)), **dict(emoji)}
-    return found if found["messages"] else {}
