@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from twin.errors import Disconnected, ProviderError, TelegramError
-from twin.session.base import Action, Dialog
-from twin.types import Completion, HistoryMessage, Incoming, Me, Prompt, Update, VoiceNote
+from twin.session.base import Action, Dialog, history_message
+from twin.types import Completion, HistoryMessage, Incoming, Me, Media, Prompt, Update, VoiceNote
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # a Monday
 DROP = "drop"  # queued into FakeTelegram: the connection is lost at that point
@@ -266,9 +266,12 @@ class FakeTelegram:
         self._random_ids.add(sent.random_id)
         self.sent.append(sent)
         if self.echo:
-            if sent.text:
-                self.histories.setdefault(sent.chat_id, []).append(
-                    HistoryMessage(sent.message_id, self._now(), True, sent.text, self.me.id))
+            shown = history_message(sent.message_id, self._now(), True, sent.text or "", self.me.id,
+                                    "voice" if sent.voice else "text",
+                                    Media("voice", "audio/ogg", 0, sent.voice.duration_s)
+                                    if sent.voice else None)
+            if shown is not None:  # a voice note is in the history too, as "[voice message]"
+                self.histories.setdefault(sent.chat_id, []).append(shown)
             self.push(self.echo_of(sent))
         if self.lost_answers:
             raise self.lost_answers.pop(0)

@@ -71,8 +71,18 @@ class HistoryMessage:
     message_id: int
     date: datetime
     outgoing: bool
-    text: str
+    text: str  # what a person sees in words: the media line ("[photo]") first, then the caption
     sender_id: int = 0
+    kind: MessageKind = "text"
+    media: str = ""  # the media line alone ("[sticker 😂]", "[voice message 0:07]"); "" for plain text
+    reaction: str = ""  # the owner's own reaction on this message ("" when none or not known)
+
+    @property
+    def words(self) -> str:
+        """What the sender wrote themselves: the text without its media line (a caption, or "")."""
+        if self.media and self.text.startswith(self.media):
+            return self.text[len(self.media):].strip()
+        return self.text
 
 
 @dataclass(frozen=True, slots=True)

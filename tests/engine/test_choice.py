@@ -65,6 +65,35 @@ def test_a_learned_habit_of_answering_acks_leaves_them_to_the_model() -> None:
     assert ack_policy("usually", {"acks": {"seen": 4, "answered": 4}}).mode == "usually"  # too few to tell
 
 
+def test_a_learned_reaction_habit_sets_how_often_acks_get_one() -> None:
+    def learned(reacted: int, checked: int = 20, setting: str = "usually") -> AckPolicy:
+        return ack_policy(setting, {"acks": {"seen": checked, "answered": 1, "checked": checked, "reacted": reacted}})
+
+    assert [learned(n).mode for n in (0, 3, 5, 9, 12, 17, 20)] == [
+        "never", "never", "sometimes", "sometimes", "sometimes", "usually", "usually"]
+    assert learned(18, setting="never").mode == "usually" and "reacted to 18 of 20" in learned(18).source
+    assert learned(0, checked=9).mode == "usually" and learned(0, checked=9).source == "setting"  # too few
+    assert ack_policy("sometimes", {"acks": {"seen": 40, "answered": 3}}).mode == "sometimes"  # learned before
+    quiet = precheck(["ok"], learned(0), 1)
+    assert quiet is not None and quiet.action == "nothing" and "reacted to 0 of 20" in quiet.reason
+
+
+def test_the_owners_usual_reaction_is_used_when_one_emoji_dominates() -> None:
+    acks = {"seen": 30, "answered": 0, "checked": 30, "reacted": 30}
+    hearts = ack_policy("usually", {"acks": acks, "reactions": {"messages": 80, "reacted": 30, "❤": 24, "👍": 6}})
+    assert hearts.emoji == "❤" and "most often with ❤" in hearts.habit
+    choice = precheck(["haha ok"], hearts, 1)
+    assert choice is not None and choice.action == "react" and choice.emoji == "❤"  # not the 🤣 "haha" maps to
+    mixed = ack_policy("usually", {"acks": acks, "reactions": {"messages": 80, "reacted": 30, "❤": 16, "👍": 14}})
+    assert mixed.emoji == "" and precheck(["haha ok"], mixed, 1).emoji == "🤣"
+    spread = ack_policy("usually", {"reactions": {"messages": 90, "reacted": 50, "❤": 25, "👍": 5}})
+    assert spread.emoji == ""  # ❤ is half of 50 reactions (the rest are emoji outside the profile's top five)
+    few = ack_policy("usually", {"reactions": {"messages": 10, "reacted": 3, "❤": 3}})
+    assert few.emoji == ""
+    custom = ack_policy("usually", {"reactions": {"messages": 90, "reacted": 30, "custom": 30}})
+    assert custom.emoji == ""  # a custom emoji cannot be sent as a standard reaction
+
+
 def test_quote_target() -> None:
     assert quote_target([(1, "how was the trip?"), (2, "??")], later=False) == 1
     assert quote_target([(1, "hey"), (2, "how was the trip?")], later=False) is None
@@ -254,24 +283,26 @@ async def test_learning_counts_how_the_owner_met_acknowledgements_once(store) ->
     from twin.session.base import Dialog
     from twin.types import HistoryMessage
 
-    def msg(mid: int, minutes: float, out: bool, text: str) -> HistoryMessage:
-        return HistoryMessage(mid, T0 + timedelta(minutes=minutes), out, text)
+    def msg(mid: int, minutes: float, out: bool, text: str, reaction: str = "") -> HistoryMessage:
+        return HistoryMessage(mid, T0 + timedelta(minutes=minutes), out, text, reaction=reaction)
 
     tg = FakeTelegram()
     tg.dialog_list = [Dialog(42, "Alice", "private")]
     tg.histories = {42: [
         msg(1, 0, False, "can you send the file?"), msg(2, 1, True, "sent!"),
-        msg(3, 2, False, "thanks!"),  # left unanswered: the next burst is hers, two days later
+        msg(3, 2, False, "thanks!", "❤"),  # no answer but the owner's reaction; the next burst is hers, days later
         msg(4, 2880, False, "how was the weekend?"), msg(5, 2881, True, "great"),
         msg(6, 2885, False, "haha ok"), msg(7, 2886, True, "😄 see you"),  # answered with text
         msg(8, 2890, False, "bye"),  # the last burst: may still be answered, not counted yet
     ]}
     clock = FakeClock()
     await learn(tg, store, "default", clock=clock, self_id=1000)
-    assert learned_profile(store, "default").acks == {"seen": 2, "answered": 1}
+    assert learned_profile(store, "default").acks == {"seen": 2, "answered": 1, "checked": 2, "reacted": 1}
     tg.histories[42].append(msg(9, 2960, False, "how's work?"))  # "bye" is now decided: unanswered
     await learn(tg, store, "default", clock=clock, self_id=1000)
-    assert learned_profile(store, "default").acks == {"seen": 3, "answered": 1}  # nothing counted twice
+    profile = learned_profile(store, "default")
+    assert profile.acks == {"seen": 3, "answered": 1, "checked": 3, "reacted": 1}  # nothing counted twice
+    assert profile.reactions == {"messages": 6, "reacted": 1, "❤": 1}
 
 
 async def test_a_takeover_while_choosing_stops_the_reaction(twin_home) -> None:

@@ -19,7 +19,8 @@ from tests.helpers import Rig, make_rig
 from twin.db.sent import SentParts
 from twin.errors import Disconnected, FloodWait
 from twin.persona.learn import sent_by_twin
-from twin.types import Incoming
+from twin.session.base import history_message
+from twin.types import Incoming, Media
 
 CHAT = 42
 
@@ -255,3 +256,41 @@ async def test_a_dropped_connection_while_typing_puts_the_turn_back(twin_home):
     await task
     (turn,) = rig.store.turns("default")
     assert turn.status == "answered" and [s.text for s in tg.sent] == ["here"]
+
+
+async def test_voice_note_resent_first_is_found_in_the_chat(twin_home):
+    """RANDOM_ID_DUPLICATE for a voice note before its echo came: its id is looked up in the history."""
+    tg = FakeTelegram(echo=True, lost_answers=[Crash()])
+    rig = make_rig(twin_home, "sure, call me", telegram=tg, tts=FakeTTS(voice_samples.speech_ogg()),
+                   tts__when="always", tts__provider="local")
+    tg.clock = rig.clock
+    owner_note = history_message(3, rig.clock.now() - timedelta(minutes=5), True, "", tg.me.id, "voice",
+                                 Media("voice", duration_s=4.0))
+    assert owner_note is not None
+    tg.histories[CHAT] = [owner_note]  # the owner's own earlier voice note: before the part, never it
+    turn_id = await rig.daemon.handle(incoming("call?", message_id=5))
+    with pytest.raises(Crash):
+        await rig.pipeline.process(turn_id)
+    rig2 = next_process(rig, tts=FakeTTS(voice_samples.speech_ogg()), tts__when="always", tts__provider="local")
+    await rig2.pipeline.process(turn_id)  # the resend comes before the echo: RANDOM_ID_DUPLICATE
+    (echo,) = queued(tg)
+    turn = rig2.store.turn(turn_id)
+    assert turn.status == "answered" and turn.voice and turn.reply_ids == (echo.message_id,)
+    assert [p.source for p in SentParts(rig2.store, "default").parts(turn_id)] == ["history"]
+    await rig2.daemon.handle(echo)
+    assert not paused(rig2) and len(tg.sent) == 1
+
+
+async def test_a_text_part_is_found_behind_a_link_preview_and_never_in_a_voice_note(twin_home):
+    """The lookup for a text part skips voice notes and finds the text even behind a link preview line."""
+    first, turn_id = await died_after_send(twin_home, reply="see https://example.org")
+    rig = next_process(first)
+    (sent,) = rig.telegram.histories[CHAT]
+    voice = history_message(sent.message_id - 1, sent.date, True, "", rig.telegram.me.id, "voice",
+                            Media("voice", duration_s=2.0))
+    linked = history_message(sent.message_id, sent.date, True, sent.text, sent.sender_id, "link",
+                             Media("link", label="link preview: “Example”"))
+    assert voice is not None and linked is not None and linked.words == "see https://example.org"
+    rig.telegram.histories[CHAT] = [voice, linked]
+    await rig.pipeline.process(turn_id)
+    assert rig.store.turn(turn_id).reply_ids == (sent.message_id,)

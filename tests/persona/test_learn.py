@@ -262,3 +262,53 @@ async def test_the_twins_own_replies_are_not_learned_as_the_owners_style(tmp_pat
 
     owner, _, _ = load_samples(store, "default")
     assert [s.text for s in owner] == ["ya all good lol"]
+
+
+async def test_learning_from_telegram_messages_keeps_words_and_counts_the_owners_reactions(store, tmp_path):
+    """Real TL messages through to_history: media lines are never the owner's words; reactions make the habit."""
+    from telethon.tl import types
+
+    from twin.session.convert import to_history
+
+    photo = types.MessageMediaPhoto(photo=types.Photo(id=1, access_hash=2, file_reference=b"", date=T0, dc_id=2,
+                                                      sizes=[types.PhotoSize(type="m", w=320, h=240, size=2000)]))
+    heart = types.MessageReactions(results=[
+        types.ReactionCount(reaction=types.ReactionEmoji(emoticon="❤"), count=1, chosen_order=0)])
+    theirs_only = types.MessageReactions(results=[types.ReactionCount(reaction=types.ReactionEmoji("🔥"), count=1)])
+
+    def tl(mid: int, minutes: float, out: bool, text: str, **kw: object) -> HistoryMessage:
+        found = to_history(types.Message(id=mid, peer_id=types.PeerUser(ALICE), date=T0 + timedelta(minutes=minutes),
+                                         message=text, out=out, **kw), 1000)
+        assert found is not None
+        return found
+
+    tg = FakeTelegram()
+    tg.dialog_list = [Dialog(ALICE, "Alice", "private")]
+    tg.histories = {ALICE: [
+        tl(1, 0, False, "where are you?"),
+        tl(2, 1, True, "", media=photo),  # the owner answers with a photo only
+        tl(3, 2, True, "at the lake", media=photo),  # and a photo with a caption
+        tl(4, 3, False, "thanks!", reactions=heart),  # the owner reacts ❤ and says nothing
+        tl(5, 600, False, "nice", reactions=theirs_only),  # only Alice's own reaction on it
+        tl(6, 601, True, "so, dinner?"),
+        tl(7, 602, False, "ok", reactions=heart),  # the last burst: its habit is counted when more comes
+    ]}
+    await learn(tg, store, "default", clock=FakeClock(), self_id=1000)
+    with store.session() as s:
+        owner = [t for (t,) in s.execute(sa.select(OwnerMessageRow.text).order_by(OwnerMessageRow.message_id))]
+        exchanges = [(c, o) for c, o in s.execute(sa.select(ExchangeRow.contact_text, ExchangeRow.owner_text))]
+    assert owner == ["at the lake", "so, dinner?"]  # never "[photo]"
+    assert exchanges == [("where are you?", "at the lake"), ("nice", "so, dinner?")]
+    profile = learned_profile(store, "default")
+    assert profile.acks == {"seen": 2, "answered": 1, "checked": 2, "reacted": 1}
+    assert profile.reactions == {"messages": 4, "reacted": 2, "❤": 2}
+
+    tg.histories[ALICE].append(tl(8, 3000, False, "morning!"))  # "ok" (kept in the tail with its ❤) is decided
+    await learn(tg, store, "default", clock=FakeClock(), self_id=1000)
+    profile = learned_profile(store, "default")
+    assert profile.acks == {"seen": 3, "answered": 1, "checked": 3, "reacted": 2}
+    assert profile.reactions == {"messages": 5, "reacted": 2, "❤": 2}
+
+    path = tmp_path / "profile.toml"
+    write_profile(path, profile)
+    assert load_profile(path)["reactions"] == {"messages": 5, "reacted": 2, "❤": 2}

@@ -10,7 +10,15 @@ from telethon.sessions import StringSession
 from telethon.tl import types
 
 from twin.session.base import Dialog
-from twin.session.convert import event_to_incoming, media_of, sent_message_id, to_dialog, to_history, to_incoming
+from twin.session.convert import (
+    event_to_incoming,
+    media_of,
+    owner_reaction,
+    sent_message_id,
+    to_dialog,
+    to_history,
+    to_incoming,
+)
 from twin.types import HistoryMessage, Media
 
 SELF = 1000
@@ -199,7 +207,46 @@ def test_history_keeps_text_and_direction() -> None:
 
     assert to_history(mine, SELF) == HistoryMessage(30, T0, True, "hello", SELF)
     assert to_history(theirs, SELF) == HistoryMessage(31, T0, False, "hey", 42)
-    assert to_history(voice, SELF) is None and to_history(service, SELF) is None
+    heard = to_history(voice, SELF)
+    assert heard == HistoryMessage(32, T0, False, "[voice message 0:03]", 42, "voice", "[voice message 0:03]")
+    assert heard.words == ""  # nothing the sender wrote
+    assert to_history(service, SELF) is None
+
+
+def test_history_shows_media_as_a_line_and_keeps_the_caption_apart() -> None:
+    photo = types.Photo(id=1, access_hash=2, file_reference=b"", date=T0, dc_id=2,
+                        sizes=[types.PhotoSize(type="m", w=320, h=240, size=2000)])
+    captioned = types.Message(id=40, peer_id=types.PeerUser(42), date=T0, message="my new bike", out=True,
+                              media=types.MessageMediaPhoto(photo=photo))
+    sticker_doc = types.Document(id=5, access_hash=6, file_reference=b"", date=T0, mime_type="image/webp", size=10,
+                                 dc_id=2, attributes=[types.DocumentAttributeSticker(
+                                     alt="😂", stickerset=types.InputStickerSetID(id=9, access_hash=1))])
+    sticker = types.Message(id=41, peer_id=types.PeerUser(42), date=T0, message="",
+                            media=types.MessageMediaDocument(document=sticker_doc))
+
+    got = to_history(captioned, SELF)
+    assert got is not None and got.kind == "photo" and got.text == "[photo]\nmy new bike"
+    assert got.media == "[photo]" and got.words == "my new bike"
+    got = to_history(sticker, SELF)
+    assert got is not None and (got.kind, got.text, got.words) == ("sticker", "[sticker 😂]", "")
+
+
+def test_history_carries_the_owners_own_reaction() -> None:
+    def reacted(*counts: types.ReactionCount, min_: bool | None = None) -> types.Message:
+        return types.Message(id=50, peer_id=types.PeerUser(42), date=T0, message="see you at 8",
+                             reactions=types.MessageReactions(results=list(counts), min=min_))
+
+    heart = types.ReactionCount(reaction=types.ReactionEmoji(emoticon="❤"), count=1, chosen_order=0)
+    theirs = types.ReactionCount(reaction=types.ReactionEmoji(emoticon="🔥"), count=1)  # not chosen by the owner
+    custom = types.ReactionCount(reaction=types.ReactionCustomEmoji(document_id=7), count=1, chosen_order=1)
+
+    assert to_history(reacted(theirs, heart), SELF).reaction == "❤"
+    assert to_history(reacted(theirs), SELF).reaction == ""
+    assert to_history(reacted(custom), SELF).reaction == "custom"
+    assert to_history(reacted(custom, heart), SELF).reaction == "❤"  # the first the owner chose
+    assert owner_reaction(None) == ""
+    plain = types.Message(id=51, peer_id=types.PeerUser(42), date=T0, message="hi")
+    assert to_history(plain, SELF).reaction == ""
 
 
 def test_dialogs() -> None:

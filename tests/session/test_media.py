@@ -48,7 +48,7 @@ CASES = [
     (doc("image/webp", sticker_attr(), types.DocumentAttributeImageSize(512, 512)), "", "sticker", "sticker",
      "sticker 😂"),
     (doc("image/webp", sticker_attr("🐱", types.InputStickerSetShortName("CatsPack")),
-         types.DocumentAttributeImageSize(512, 512)), "", "sticker", "sticker", "sticker 🐱 from the set “CatsPack”"),
+         types.DocumentAttributeImageSize(512, 512)), "", "sticker", "sticker", "sticker 🐱 (set: CatsPack)"),
     (doc("application/x-tgsticker", types.DocumentAttributeImageSize(512, 512), sticker_attr("👍"),
          types.DocumentAttributeFilename("AnimatedSticker.tgs")), "", "sticker", "sticker", "animated sticker 👍"),
     (doc("video/webm", types.DocumentAttributeVideo(duration=2.9, w=512, h=512), sticker_attr("🔥")), "", "sticker",

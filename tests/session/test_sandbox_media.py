@@ -12,7 +12,7 @@ import pytest
 from tests.service_helpers import kill_leftovers, replies, sandbox_env, sandbox_login, script_replies, twin, wait_for
 from twin.errors import TelegramError
 from twin.session.sandbox import SandboxTelegram, SandboxWorld, contact_id
-from twin.types import Media
+from twin.types import Media, VoiceNote
 
 
 async def first_incoming(telegram: SandboxTelegram):
@@ -90,3 +90,21 @@ def test_say_refuses_what_it_cannot_send(home, tmp_path) -> None:
     assert empty.returncode == 1 and "nothing to say" in empty.stderr
     both = twin(home, "sandbox", "say", "--photo", str(tmp_path), "--sticker", "😂")
     assert both.returncode == 1 and "either --photo or --sticker" in both.stderr
+
+
+async def test_history_shows_every_message_with_its_kind_and_the_owners_reaction(tmp_path) -> None:
+    """As Telegram's history: a sticker, a photo and the twin's voice note are there, in words, with their kinds."""
+    world = SandboxWorld(tmp_path / "sandbox")
+    telegram = SandboxTelegram(world, tmp_path / "session.json", poll_s=0.01)
+    chat = contact_id("Alice")
+    sticker = world.say("Alice", "", media=world.sticker("😂"))
+    photo = world.say("Alice", "my new bike", media=world.store_photo(b"\x89PNG fake", "bike.png"))
+    voice = await telegram.send_voice(chat, VoiceNote(b"OggS...", 4.2), random_id=5)
+    await telegram.react(chat, photo["id"], "🔥")
+
+    got = await telegram.history(chat, 10)
+    assert [(m.message_id, m.kind, m.outgoing, m.text, m.words, m.reaction) for m in got] == [
+        (sticker["id"], "sticker", False, "[sticker 😂]", "", ""),
+        (photo["id"], "photo", False, "[photo]\nmy new bike", "my new bike", "🔥"),
+        (voice, "voice", True, "[voice message 0:04]", "", ""),
+    ]

@@ -210,7 +210,9 @@ async def test_history_oldest_first_and_download_checks_size_first(wired: Wired)
 
     # Telethon sends min_id=0 and drops ids <= min_id itself; either way "seen" must not come back.
     got = await tg.history(42, limit=20, min_id=10)
-    assert [(m.message_id, m.outgoing, m.text) for m in got] == [(11, False, "how are you"), (13, True, "and you?")]
+    assert [(m.message_id, m.outgoing, m.kind, m.text) for m in got] == [
+        (11, False, "text", "how are you"), (12, False, "voice", "[voice message 0:03]"),
+        (13, True, "text", "and you?")]
 
     sender.on(functions.messages.GetMessagesRequest,
               types.messages.Messages(messages=[voice], topics=[], chats=[], users=[ALICE]))

@@ -33,7 +33,8 @@ from twin.types import CHOICE_ACTIONS, Completion, Prompt, Turn
 
 log = logging.getLogger("twin.choice")
 REACT_SHARE = {"usually": 0.85, "sometimes": 0.4, "never": 0.0}
-MIN_LEARNED = 10  # acknowledgements seen before the learned habit counts
+MIN_LEARNED = 10  # acknowledgements (or reactions) seen before the learned habit counts
+FAVOURITE_SHARE = 0.6  # of the owner's reactions, one emoji's share that makes it their usual one
 FALLBACK_REACTION = "👍"
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.IGNORECASE)
 _TEXT_FIELD = re.compile(r'"text"\s*:\s*"((?:[^"\\]|\\.)*)"')
@@ -75,22 +76,43 @@ class AckPolicy:
 
     mode: str
     source: str  # "setting" or what was learned
+    emoji: str = ""  # the owner's usual reaction, when learned and clear (else each acknowledgement's own)
 
     @property
     def habit(self) -> str:
-        return {"usually": " You usually react to acknowledgements.",
-                "sometimes": " You sometimes react to acknowledgements and often just leave them.",
+        usual = f" (most often with {self.emoji})" if self.emoji else ""
+        return {"usually": f" You usually react to acknowledgements{usual}.",
+                "sometimes": f" You sometimes react to acknowledgements{usual} and often just leave them.",
                 "never": " You do not react to acknowledgements: you leave them without an answer."}.get(self.mode, "")
 
 
+def usual_reaction(reactions: object) -> str:
+    """The owner's reaction on contacts' messages when one emoji makes most of them (FAVOURITE_SHARE), else ""."""
+    if not isinstance(reactions, Mapping):
+        return ""
+    counts = {str(k): int(v or 0) for k, v in reactions.items() if k not in ("messages", "reacted")}
+    total = max(sum(counts.values()), int(reactions.get("reacted", 0) or 0))  # the profile keeps the top five only
+    if not counts or total < MIN_LEARNED:
+        return ""
+    emoji, count = max(counts.items(), key=lambda kv: kv[1])
+    return (valid_reaction(emoji) or "") if count >= FAVOURITE_SHARE * total else ""
+
+
 def ack_policy(setting: str, profile: Mapping[str, Any]) -> AckPolicy:
-    """The setting, unless the learned profile shows the owner answers acknowledgements with text."""
+    """The setting, unless the learned profile shows the owner's habit: answering acknowledgements with text
+    (the model decides), or how often they react to them (read from the reactions in their chats)."""
     acks = profile.get("acks")
+    emoji = usual_reaction(profile.get("reactions"))
     if isinstance(acks, Mapping):
         seen, answered = int(acks.get("seen", 0) or 0), int(acks.get("answered", 0) or 0)
         if seen >= MIN_LEARNED and answered * 2 >= seen:
-            return AckPolicy("ask", f"learned: the owner answered {answered} of {seen} acknowledgements")
-    return AckPolicy(setting if setting in (*REACT_SHARE, "ask") else "usually", "setting")
+            return AckPolicy("ask", f"learned: the owner answered {answered} of {seen} acknowledgements", emoji)
+        checked, reacted = int(acks.get("checked", 0) or 0), int(acks.get("reacted", 0) or 0)
+        if checked >= MIN_LEARNED:
+            share = reacted / checked
+            mode = min(REACT_SHARE, key=lambda m: abs(REACT_SHARE[m] - share))
+            return AckPolicy(mode, f"learned: the owner reacted to {reacted} of {checked} acknowledgements", emoji)
+    return AckPolicy(setting if setting in (*REACT_SHARE, "ask") else "usually", "setting", emoji)
 
 
 def precheck(texts: Sequence[str], policy: AckPolicy, seed: int) -> Choice | None:
@@ -98,10 +120,10 @@ def precheck(texts: Sequence[str], policy: AckPolicy, seed: int) -> Choice | Non
     emoji = pure_acknowledgements(texts)
     if emoji is None or policy.mode == "ask":
         return None
-    setting = f"persona.react_to_acks = {policy.mode}"
+    why = f"persona.react_to_acks = {policy.mode}" if policy.source == "setting" else policy.source
     if random.Random(seed).random() < REACT_SHARE[policy.mode]:
-        return Choice("react", emoji=emoji, reason=f"an acknowledgement ({setting})", source="precheck")
-    return Choice("nothing", reason=f"an acknowledgement, left without an answer ({setting})", source="precheck")
+        return Choice("react", emoji=policy.emoji or emoji, reason=f"an acknowledgement ({why})", source="precheck")
+    return Choice("nothing", reason=f"an acknowledgement, left without an answer ({why})", source="precheck")
 
 
 def _json_object(raw: str) -> tuple[dict[str, Any] | None, str]:

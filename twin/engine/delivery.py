@@ -140,10 +140,9 @@ class Delivery:
             log.info("turn %s part %s was delivered earlier; its id comes with its echo", part.turn_id, part.index)
 
     async def find(self, part: Part) -> int | None:
-        """The message Telegram made of this part: the oldest outgoing one with its text since its first attempt
-        that is neither another part's nor already taken for the owner's (None when it cannot be told)."""
-        if part.kind != "text":
-            return None  # history carries text only; a voice note's id comes with its echo
+        """The message Telegram made of this part: the oldest outgoing one since its first attempt that is
+        neither another part's nor already taken for the owner's, with the part's text (a text part) or a voice
+        note (a voice part); None when it cannot be told."""
         try:
             history = await self.telegram.history(part.chat_id, LOOKUP_LIMIT)
         except TelegramError as exc:
@@ -152,10 +151,17 @@ class Delivery:
         taken = self.ledger.ids(part.chat_id) | self.ledger.owner_ids(part.chat_id)
         since = (part.attempted_at or part.planned_at) - ECHO_SLACK
         for message in history:  # oldest first: the twin's attempt comes before any later copy by the owner
-            if message.outgoing and message.message_id not in taken and message.date >= since and same_text(
-                    message.text, part.text):
+            if message.outgoing and message.message_id not in taken and message.date >= since and _made_of(
+                    message, part):
                 return message.message_id
         return None
+
+
+def _made_of(message: HistoryMessage, part: Part) -> bool:
+    """Whether a message in the chat looks like this part: a voice note for a voice part, else its text."""
+    if part.kind == "voice":
+        return message.kind == "voice"
+    return message.kind != "voice" and same_text(message.words, part.text)
 
 
 def _reply_to(value: object) -> int | None:

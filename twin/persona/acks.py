@@ -3,14 +3,16 @@
 A person does not answer "ok thanks 👍" with a message that restarts the conversation: they react
 or stay quiet. `acknowledgement` recognises such a message cheaply (English and Russian), so the
 twin decides without asking the model; `quote_target` picks the message a reply should quote.
+`ack_replies`, `count_reactions` and `reaction_habit` read the owner's habit from their chats' history.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from typing import NamedTuple
 
 from twin.types import HistoryMessage
 
@@ -159,19 +161,51 @@ def quote_target(messages: Sequence[tuple[int, str]], later: bool) -> int | None
     return None
 
 
-def ack_replies(runs: Sequence[Sequence[HistoryMessage]], window: timedelta, after_id: int = 0) -> tuple[int, int, int]:
-    """How the owner met the contact's acknowledgements: (seen, answered with text, last burst id counted).
+class AckCount(NamedTuple):
+    """How the owner met the contact's acknowledgements in a run of bursts."""
+
+    seen: int
+    answered: int  # with a message of their own
+    reacted: int  # with a reaction on one of the burst's messages
+    upto: int  # the id of the last burst counted
+
+
+def ack_replies(runs: Sequence[Sequence[HistoryMessage]], window: timedelta, after_id: int = 0) -> AckCount:
+    """How the owner met the contact's acknowledgements: seen, answered with text, reacted to, last burst counted.
 
     runs: a chat's same-side bursts, oldest first. Only bursts that start after after_id and are
-    followed by another burst count (the last one may still be answered).
+    followed by another burst count (the last one may still be answered). A burst's words are what
+    counts (a photo's caption, not its "[photo]" line).
     """
-    seen = answered = 0
+    seen = answered = reacted = 0
     upto = after_id
     for said, nxt in zip(runs, runs[1:], strict=False):
         first = said[0].message_id
-        if said[0].outgoing or first <= after_id or pure_acknowledgements([m.text for m in said]) is None:
+        if said[0].outgoing or first <= after_id or pure_acknowledgements([m.words for m in said]) is None:
             continue
         seen += 1
-        answered += int(nxt[0].outgoing and nxt[0].date - said[-1].date <= window and any(m.text.strip() for m in nxt))
+        answered += int(nxt[0].outgoing and nxt[0].date - said[-1].date <= window and any(m.words for m in nxt))
+        reacted += int(any(m.reaction for m in said))
         upto = max(upto, first)
-    return seen, answered, upto
+    return AckCount(seen, answered, reacted, upto)
+
+
+def count_reactions(reactions: dict[str, int], messages: Sequence[HistoryMessage]) -> dict[str, int]:
+    """Add the owner's reactions on the contact's messages: "messages" read, "reacted" to, and "emoji:<e>" counts."""
+    counts = dict(reactions)
+    for m in messages:
+        if m.outgoing:
+            continue
+        counts["messages"] = counts.get("messages", 0) + 1
+        if m.reaction:
+            counts["reacted"] = counts.get("reacted", 0) + 1
+            counts[f"emoji:{m.reaction}"] = counts.get(f"emoji:{m.reaction}", 0) + 1
+    return counts
+
+
+def reaction_habit(counts: Mapping[str, int]) -> dict[str, int]:
+    """The owner's reactions on contacts' messages for the profile: messages read, reacted, the top five emoji."""
+    emoji = sorted(((k.removeprefix("emoji:"), v) for k, v in counts.items() if k.startswith("emoji:")),
+                   key=lambda kv: (-kv[1], kv[0]))[:5]
+    found = {"messages": int(counts.get("messages", 0)), "reacted": int(counts.get("reacted", 0)), **dict(emoji)}
+    return found if found["messages"] else {}

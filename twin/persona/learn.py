@@ -15,6 +15,7 @@ only for messages after that id and re-pairs the tail with them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -28,7 +29,7 @@ from twin.db.sent import SentParts
 from twin.db.store import Store
 from twin.db.tables import ExchangeRow, LearnProgressRow, OwnerMessageRow, TurnRow
 from twin.errors import FloodWait
-from twin.persona.acks import ack_replies
+from twin.persona.acks import ack_replies, count_reactions, reaction_habit
 from twin.persona.examples import Exchange, store_exchanges
 from twin.persona.style import Sample, StyleProfile, build_profile
 from twin.session.base import Dialog, Telegram
@@ -101,8 +102,8 @@ def pair_exchanges(chat_id: int, messages: Sequence[HistoryMessage]) -> tuple[li
     for said, answer in zip(runs, runs[1:], strict=False):
         if said[0].outgoing or not answer[0].outgoing or answer[0].date - said[-1].date > REPLY_WINDOW:
             continue
-        theirs = [m.text.strip() for m in said if m.text.strip()]
-        ours = [m.text.strip() for m in answer if m.text.strip()]
+        theirs = [m.words for m in said if m.words]
+        ours = [m.words for m in answer if m.words]
         if theirs and ours:
             found.append(Exchange(
                 chat_id=chat_id, contact_text="\n".join(theirs)[-MAX_TEXT:], owner_text="\n".join(ours)[:MAX_TEXT],
@@ -117,20 +118,30 @@ def pair_exchanges(chat_id: int, messages: Sequence[HistoryMessage]) -> tuple[li
     return found, tail[-MAX_TAIL:]
 
 
-def _tail_json(tail: Sequence[HistoryMessage], acks: dict[str, int] | None = None) -> dict[str, Any]:
-    return {"messages": [{"id": m.message_id, "date": m.date.isoformat(), "out": m.outgoing, "text": m.text}
-                         for m in tail], **({"acks": acks} if acks else {})}
+def _tail_json(tail: Sequence[HistoryMessage], acks: dict[str, int] | None = None,
+               reactions: dict[str, int] | None = None) -> dict[str, Any]:
+    def one(m: HistoryMessage) -> dict[str, Any]:
+        extra = {k: v for k, v in (("kind", m.kind), ("media", m.media), ("reaction", m.reaction)) if v and v != "text"}
+        return {"id": m.message_id, "date": m.date.isoformat(), "out": m.outgoing, "text": m.text, **extra}
+
+    return {"messages": [one(m) for m in tail], **({"acks": acks} if acks else {}),
+            **({"reactions": reactions} if reactions else {})}
 
 
 def _count_acks(acks: dict[str, int], messages: Sequence[HistoryMessage]) -> dict[str, int]:
-    """Add how the owner met the contact's acknowledgements in these messages (each burst counted once)."""
-    seen, answered, upto = ack_replies(bursts(messages), REPLY_WINDOW, int(acks.get("upto", 0)))
-    return {"seen": int(acks.get("seen", 0)) + seen, "answered": int(acks.get("answered", 0)) + answered,
-            "upto": upto}
+    """Add how the owner met the contact's acknowledgements in these messages (each burst counted once).
+
+    "checked" counts the acknowledgements read with their reactions (rows learned before reactions were
+    read have none), "reacted" those the owner reacted to.
+    """
+    found = ack_replies(bursts(messages), REPLY_WINDOW, int(acks.get("upto", 0)))
+    counts = {"seen": found.seen, "answered": found.answered, "checked": found.seen, "reacted": found.reacted}
+    return {**{k: int(acks.get(k, 0)) + v for k, v in counts.items()}, "upto": found.upto}
 
 
 def _tail_messages(data: dict[str, Any]) -> list[HistoryMessage]:
-    return [HistoryMessage(int(m["id"]), datetime.fromisoformat(m["date"]), bool(m["out"]), str(m["text"]))
+    return [HistoryMessage(int(m["id"]), datetime.fromisoformat(m["date"]), bool(m["out"]), str(m["text"]), 0,
+                           m.get("kind", "text"), str(m.get("media", "")), str(m.get("reaction", "")))
             for m in data.get("messages", [])]
 
 
@@ -178,6 +189,7 @@ async def learn(
             last_id = row.last_message_id if row else 0
             tail = _tail_messages(row.tail) if row else []
             acks = dict(row.tail.get("acks", {})) if row and row.tail else {}
+            reactions = dict(row.tail.get("reactions", {})) if row and row.tail else {}
         if index > 1:
             await clock.sleep(pace_s)
 
@@ -199,8 +211,9 @@ async def learn(
             exchanges, tail = pair_exchanges(dialog.chat_id, joined)
             report.exchanges += store_exchanges(store, account, exchanges)
             acks = _count_acks(acks, joined)
+            reactions = count_reactions(reactions, new)
         _save_progress(store, account, dialog, new[-1].message_id if new else last_id, tail, len(new), clock.now(),
-                       acks)
+                       acks, reactions)
         notify(LearnProgress(index, len(chosen), dialog.chat_id, dialog.title, len(new)))
     return report
 
@@ -214,8 +227,9 @@ def sent_by_twin(store: Store, account: str, chat_id: int) -> set[int]:
 
 
 def _save_owner_messages(store: Store, account: str, chat_id: int, messages: Sequence[HistoryMessage]) -> int:
-    rows = [{"account": account, "chat_id": chat_id, "message_id": m.message_id, "date": m.date, "text": m.text}
-            for m in messages if m.outgoing and m.text.strip()]
+    # The owner's own words only: a photo's caption, never its "[photo]" line.
+    rows = [{"account": account, "chat_id": chat_id, "message_id": m.message_id, "date": m.date, "text": m.words}
+            for m in messages if m.outgoing and m.words]
     if not rows:
         return 0
     with store.session() as s, s.begin():
@@ -229,7 +243,8 @@ def _save_owner_messages(store: Store, account: str, chat_id: int, messages: Seq
 
 
 def _save_progress(store: Store, account: str, dialog: Dialog, last_id: int, tail: Sequence[HistoryMessage],
-                   read: int, now: datetime, acks: dict[str, int] | None = None) -> None:
+                   read: int, now: datetime, acks: dict[str, int] | None = None,
+                   reactions: dict[str, int] | None = None) -> None:
     with store.session() as s, s.begin():
         row = s.get(LearnProgressRow, (account, dialog.chat_id))
         if row is None:
@@ -237,7 +252,7 @@ def _save_progress(store: Store, account: str, dialog: Dialog, last_id: int, tai
             s.add(row)
         row.title = dialog.title[:255]
         row.last_message_id = last_id
-        row.tail = _tail_json(tail, acks)
+        row.tail = _tail_json(tail, acks, reactions)
         row.messages_read = (row.messages_read or 0) + read
         row.updated_at = now
 
@@ -259,7 +274,12 @@ def load_samples(store: Store, account: str) -> tuple[list[Sample], list[Sample]
 def learned_profile(store: Store, account: str) -> StyleProfile:
     """The style profile of everything learned so far for this account."""
     with store.session() as s:
-        tails = s.scalars(sa.select(LearnProgressRow.tail).where(LearnProgressRow.account == account)).all()
-    counted = [t["acks"] for t in tails if isinstance(t, dict) and isinstance(t.get("acks"), dict)]
-    acks = {k: sum(int(c.get(k, 0)) for c in counted) for k in ("seen", "answered")}
-    return replace(build_profile(*load_samples(store, account)), acks=acks)
+        tails = [t for t in s.scalars(sa.select(LearnProgressRow.tail).where(LearnProgressRow.account == account))
+                 if isinstance(t, dict)]
+    counted = [t["acks"] for t in tails if isinstance(t.get("acks"), dict)]
+    acks = {k: sum(int(c.get(k, 0)) for c in counted) for k in ("seen", "answered", "checked", "reacted")}
+    reactions: Counter[str] = Counter()
+    for t in tails:
+        reactions.update({k: int(v) for k, v in (t.get("reactions") or {}).items()})
+    return replace(build_profile(*load_samples(store, account)), acks=acks, reactions=reaction_habit(reactions))
+

@@ -64,9 +64,11 @@ class StyleProfile:
     greetings: dict[str, int] = field(default_factory=dict)
     signoffs: dict[str, int] = field(default_factory=dict)
     chats: tuple[ChatStyle, ...] = ()
-    # The contact's acknowledgements ("ok", "thanks!") and how many the owner answered with text
-    # (the rest got a reaction or nothing; Telegram's history does not say which).
+    # The contact's acknowledgements ("ok", "thanks!"): "seen", "answered" by the owner with text,
+    # "checked" (read with their reactions) and "reacted" to by the owner.
     acks: dict[str, int] = field(default_factory=dict)
+    # The owner's reactions on contacts' messages: "messages" read, "reacted" to, then emoji -> count (top five).
+    reactions: dict[str, int] = field(default_factory=dict)
 
 
 def spread(values: Sequence[float]) -> Spread:

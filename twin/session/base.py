@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from twin.types import HistoryMessage, Me, Update, VoiceNote
+from twin.media.describe import label_of
+from twin.types import HistoryMessage, Me, Media, MessageKind, Update, VoiceNote
 
 Action = Literal["typing", "record-audio", "cancel"]
 TELEGRAM_TEXT_LIMIT = 4096
@@ -32,6 +33,22 @@ class CodeSent:
 
     phone_code_hash: str
     via: str = "app"  # app | sms | call | ...
+
+
+def history_message(message_id: int, date: datetime, outgoing: bool, caption: str, sender_id: int,
+                    kind: MessageKind = "text", media: Media | None = None,
+                    reaction: str = "") -> HistoryMessage | None:
+    """A past message as a person sees it: a media line ("[photo]", "[sticker 😂]") before the caption.
+
+    None for a message with nothing to show (a service message, an empty one).
+    """
+    if kind == "service":
+        return None
+    line = f"[{label_of(media or Media(kind))}]" if kind != "text" else ""
+    text = "\n".join(x for x in (line, caption.strip()) if x)
+    if not text:
+        return None
+    return HistoryMessage(message_id, date, outgoing, text, sender_id, kind, line, reaction)
 
 
 class Telegram(Protocol):
@@ -93,7 +110,8 @@ class Telegram(Protocol):
         ...
 
     async def history(self, chat_id: int, limit: int, min_id: int = 0) -> list[HistoryMessage]:
-        """The chat's latest messages newer than min_id, oldest first."""
+        """The chat's latest messages newer than min_id, oldest first: every one a person sees, media as a
+        short line of words ("[photo]", "[voice message 0:07]") with its kind, and the owner's reaction."""
         ...
 
     async def dialogs(self, limit: int) -> list[Dialog]:

@@ -6,19 +6,34 @@ is needed anyway.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from telethon import utils
 from telethon.tl import types
 
-from twin.session.base import Dialog
-from twin.session.media import media_of
-from twin.types import ChatKind, HistoryMessage, Incoming, Me
+from twin.session.base import Dialog, history_message
+from twin.session.media import media_of, sticker_set, with_set_title
+from twin.types import ChatKind, HistoryMessage, Incoming, Me, VoiceNote
 
-__all__ = ["event_to_incoming", "media_of", "sent_message_id", "to_dialog", "to_history", "to_incoming", "to_me"]
+__all__ = [
+    "event_to_incoming", "media_of", "owner_reaction", "reply_header", "sent_message_id", "to_dialog", "to_history",
+    "to_incoming", "to_me", "voice_media",
+]
 
 ARCHIVE_FOLDER = 1
+# How Telegram delivered the login code, by the class name of auth.SentCode.type.
+SENT_CODE_VIA = {
+    "SentCodeTypeApp": "app", "SentCodeTypeSms": "sms", "SentCodeTypeSmsWord": "sms",
+    "SentCodeTypeSmsPhrase": "sms", "SentCodeTypeFirebaseSms": "sms", "SentCodeTypeCall": "call",
+    "SentCodeTypeFlashCall": "flash call", "SentCodeTypeMissedCall": "missed call",
+    "SentCodeTypeEmailCode": "email", "SentCodeTypeFragmentSms": "fragment",
+}
+ACTIONS = {"typing": types.SendMessageTypingAction, "record-audio": types.SendMessageRecordAudioAction,
+           "cancel": types.SendMessageCancelAction}
+SetTitle = Callable[[Any], Awaitable[str]]  # a sticker set reference -> its title, "" when unknown
 
 
 def utc(when: datetime | None) -> datetime:
@@ -150,12 +165,19 @@ def to_incoming(message: Any, *, self_id: int, sender: Any = None, chat: Any = N
     )
 
 
-async def event_to_incoming(event: Any, self_id: int) -> Incoming:
-    """A NewMessage event as Incoming; sender and chat come from the update, else one lookup each."""
+async def event_to_incoming(event: Any, self_id: int, set_title: SetTitle | None = None) -> Incoming:
+    """A NewMessage event as Incoming; sender and chat come from the update, else one lookup each.
+
+    set_title (twin.session.stickers) names a sticker's set; without it, or when it fails, the emoji stays alone.
+    """
     message = event.message
     sender = message.sender or await _quietly(event.get_sender())
     chat = message.chat or await _quietly(event.get_chat())
-    return to_incoming(message, self_id=self_id, sender=sender, chat=chat)
+    found = to_incoming(message, self_id=self_id, sender=sender, chat=chat)
+    if found.kind != "sticker" or found.media is None or set_title is None:
+        return found
+    title = await _quietly(set_title(sticker_set(message.media)))
+    return replace(found, media=with_set_title(found.media, str(title))) if title else found
 
 
 async def _quietly(lookup: Any) -> Any:
@@ -166,17 +188,28 @@ async def _quietly(lookup: Any) -> Any:
         return None
 
 
+def owner_reaction(reactions: Any) -> str:
+    """The reaction the owner put on a message: its emoji, "custom" for a custom or paid one, "" for none.
+
+    Telegram marks the current user's own reactions with chosen_order (absent in a "min" summary).
+    """
+    if not isinstance(reactions, types.MessageReactions):
+        return ""
+    chosen = sorted((r for r in reactions.results or [] if r.chosen_order is not None), key=lambda r: r.chosen_order)
+    if not chosen:
+        return ""
+    first = chosen[0].reaction
+    return str(first.emoticon) if isinstance(first, types.ReactionEmoji) else "custom"
+
+
 def to_history(message: Any, self_id: int) -> HistoryMessage | None:
-    """A past message with text as HistoryMessage; None for service messages and media without caption."""
-    if isinstance(message, types.MessageService) or not getattr(message, "message", None):
+    """A past message as HistoryMessage (media as a line of words, see history_message); None for service
+    messages."""
+    if isinstance(message, types.MessageService):
         return None
-    return HistoryMessage(
-        message_id=int(message.id),
-        date=utc(message.date),
-        outgoing=bool(message.out),
-        text=str(message.message),
-        sender_id=sender_id(message, self_id),
-    )
+    kind, media = media_of(message.media)
+    return history_message(int(message.id), utc(message.date), bool(message.out), str(message.message or ""),
+                           sender_id(message, self_id), kind, media, owner_reaction(message.reactions))
 
 
 def to_dialog(entity: Any, dialog: Any, now: datetime) -> Dialog:
@@ -212,3 +245,16 @@ def sent_message_id(result: Any, random_id: int) -> int:
         if isinstance(update, types.UpdateNewMessage | types.UpdateNewChannelMessage) and update.message.out:
             return int(update.message.id)
     return 0
+
+
+def reply_header(message_id: int | None) -> Any:
+    """The reply_to of a send that quotes message_id; None for a plain message."""
+    return types.InputReplyToMessage(reply_to_msg_id=message_id) if message_id else None
+
+
+def voice_media(file: Any, note: VoiceNote) -> Any:
+    """The uploaded Ogg/Opus file as a voice note to send: its duration and waveform (levels 0..31)."""
+    levels = bytes(min(31, max(0, int(v))) for v in note.waveform)
+    audio = types.DocumentAttributeAudio(duration=max(1, int(round(note.duration_s))), voice=True,
+                                         waveform=utils.encode_waveform(levels) if levels else None)
+    return types.InputMediaUploadedDocument(file=file, mime_type="audio/ogg", attributes=[audio])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from twin.errors import AuthError, Disconnected, TelegramError
@@ -20,8 +20,9 @@ _Item = Update | Exception | None
 class Inbox:
     """Feeds an asyncio.Queue from Telethon's event handlers; Telethon is imported on open()."""
 
-    def __init__(self, client: Any, account: str) -> None:
+    def __init__(self, client: Any, account: str, set_title: Callable[[Any], Awaitable[str]] | None = None) -> None:
         self._client = client
+        self._set_title = set_title  # names a sticker's set (twin.session.stickers)
         self._account = account
         self._self_id = 0
         self._queue: asyncio.Queue[_Item] | None = None
@@ -94,7 +95,7 @@ class Inbox:
             return
         await self._ready.wait()
         try:
-            item = await event_to_incoming(event, self._self_id)
+            item = await event_to_incoming(event, self._self_id, self._set_title)
         except Exception:  # one unreadable message must not stop the stream
             log.exception("could not convert message %s", getattr(event.message, "id", "?"))
             return

@@ -1,11 +1,13 @@
 """Telethon media -> (MessageKind, Media): what a message carries, described in one line.
 
-Pure, like twin.session.convert (which re-exports media_of): no I/O. Sticker set titles are not
-looked up (that is a request per set); a set known only by id is left out of the label.
+Pure, like twin.session.convert (which re-exports media_of): no I/O. A sticker set's title takes a
+request (twin.session.stickers looks it up and with_set_title adds it); here a set shows only by the
+short name a sticker may carry.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from telethon.tl import types
@@ -14,6 +16,8 @@ from twin.media.describe import duration, one_line, quoted, size
 from twin.types import Media, MessageKind
 
 ANIMATED_STICKER = "application/x-tgsticker"
+SET_MARK = " (set: "
+SET_CHARS = 60
 VIDEO_STICKER = "video/webm"
 
 
@@ -27,8 +31,25 @@ def _sticker(document: Any, attr: Any) -> str:
     label = f"{what} {attr.alt}".strip() if attr.alt else what
     stickerset = attr.stickerset
     if isinstance(stickerset, types.InputStickerSetShortName) and stickerset.short_name:
-        label += f" from the set “{stickerset.short_name}”"
+        label += f"{SET_MARK}{one_line(stickerset.short_name, SET_CHARS)})"  # the short name until a title is known
     return label
+
+
+def sticker_set(media: Any) -> Any:
+    """The InputStickerSet a sticker message's sticker belongs to; None for anything else."""
+    document = getattr(media, "document", None) if isinstance(media, types.MessageMediaDocument) else None
+    if not isinstance(document, types.Document):
+        return None
+    attr = _attribute(document, types.DocumentAttributeSticker)
+    return attr.stickerset if attr is not None else None
+
+
+def with_set_title(media: Media, title: str) -> Media:
+    """A sticker's description with its set's title: "sticker 😂 (set: Cats)"."""
+    if not title.strip():
+        return media
+    base = media.label.split(SET_MARK, 1)[0]
+    return replace(media, label=f"{base}{SET_MARK}{one_line(title, SET_CHARS)})")
 
 
 def _file_name(document: Any) -> str:

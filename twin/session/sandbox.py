@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from twin.errors import AuthError, CodeInvalid, Disconnected, PhoneInvalid, TelegramError
-from twin.session.base import Action, CodeSent, Dialog
+from twin.media.describe import duration
+from twin.session.base import Action, CodeSent, Dialog, history_message
 from twin.session.sandbox_world import OWNER, SANDBOX_CODE, SandboxWorld, contact_id
 from twin.types import (
     ContactTyping,
@@ -58,7 +59,8 @@ def _incoming(event: dict[str, Any], names: dict[int, str]) -> Incoming:
     name = names.get(chat) or ("Saved Messages" if chat == OWNER.id else str(event.get("name", "")))
     media: Media | None = media_from_json(event.get("media"))
     if media is None and "voice_s" in event:
-        media = Media("voice", "audio/ogg", 0, float(event["voice_s"]))
+        seconds = float(event["voice_s"])
+        media = Media("voice", "audio/ogg", 0, seconds, f"voice message {duration(seconds)}")  # as Telethon's
     return Incoming(
         chat_id=chat, message_id=event["id"], sender_id=OWNER.id if mine else chat,
         date=datetime.fromisoformat(event["date"]), text=str(event.get("text", "")),
@@ -183,12 +185,16 @@ class SandboxTelegram:
         events = self.world.events()
         edits = {e["to"]: e["text"] for e in events if e["dir"] == "edit"}
         deleted = {i for e in events if e["dir"] == "delete" for i in e["ids"]}
-        found = [
-            HistoryMessage(e["id"], datetime.fromisoformat(e["date"]), e["dir"] in ("out", "own"),
-                           edits.get(e["id"], e.get("text", "")), OWNER.id if e["dir"] in ("out", "own") else e["chat"])
-            for e in events if e["chat"] == chat_id and e["id"] > min_id and e["dir"] in ("in", "out", "own")
-            and e.get("text") and e["id"] not in deleted
-        ]
+        reactions = {e["to"]: e["emoji"] for e in events if e["dir"] == "react" and e["chat"] == chat_id}
+        found = []
+        for e in events:
+            if e["dir"] not in ("in", "out", "own") or e["chat"] != chat_id or e["id"] <= min_id or e["id"] in deleted:
+                continue
+            m = _incoming(e, {})
+            shown = history_message(m.message_id, m.date, m.outgoing, edits.get(m.message_id, m.text), m.sender_id,
+                                    m.kind, m.media, reactions.get(m.message_id, ""))
+            if shown is not None:
+                found.append(shown)
         return found[-limit:]
 
     async def dialogs(self, limit: int) -> list[Dialog]:

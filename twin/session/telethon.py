@@ -17,22 +17,13 @@ from twin.errors import AudioError, AuthError, Disconnected, FloodWait, Telegram
 from twin.session.base import TELEGRAM_TEXT_LIMIT, Action, CodeSent, Dialog
 from twin.session.client import build_client, delete_session, secure_session, telegram_errors
 from twin.session.inbox import Inbox
+from twin.session.stickers import StickerSets
 from twin.types import HistoryMessage, Me, Update, VoiceNote
 
 if TYPE_CHECKING:
     from twin.config import Settings
 
 log = logging.getLogger(__name__)
-
-# How Telegram delivered the login code, by the class name of auth.SentCode.type.
-SENT_CODE_VIA = {
-    "SentCodeTypeApp": "app", "SentCodeTypeSms": "sms", "SentCodeTypeSmsWord": "sms",
-    "SentCodeTypeSmsPhrase": "sms", "SentCodeTypeFirebaseSms": "sms", "SentCodeTypeCall": "call",
-    "SentCodeTypeFlashCall": "flash call", "SentCodeTypeMissedCall": "missed call",
-    "SentCodeTypeEmailCode": "email", "SentCodeTypeFragmentSms": "fragment",
-}
-ACTIONS = {"typing": "SendMessageTypingAction", "record-audio": "SendMessageRecordAudioAction",
-           "cancel": "SendMessageCancelAction"}
 
 
 class TelethonTelegram:
@@ -45,7 +36,7 @@ class TelethonTelegram:
         self._session_path = session_path
         self._clock = clock or SystemClock()
         self._me: Me | None = None
-        self._inbox = Inbox(client, account)
+        self._inbox = Inbox(client, account, StickerSets(client).title)  # sticker set titles: one request a set
         self._last_catch_up: datetime | None = None
         if hasattr(client, "on_reconnect"):  # a CatchingUpClient: hear about the reconnects Telethon makes itself
             client.on_reconnect = self._reconnected
@@ -120,39 +111,38 @@ class TelethonTelegram:
         """Send one text message with the caller's random_id; its id, or 0 when delivered earlier."""
         from telethon.tl import functions
 
+        from twin.session.convert import reply_header
+
         if not text.strip():
             raise TelegramError("MESSAGE_EMPTY")
         if len(text) > TELEGRAM_TEXT_LIMIT:
             raise TelegramError("MESSAGE_TOO_LONG")
         request = functions.messages.SendMessageRequest(
-            peer=await self._peer(chat_id), message=text, random_id=random_id, reply_to=_reply_to(reply_to))
+            peer=await self._peer(chat_id), message=text, random_id=random_id, reply_to=reply_header(reply_to))
         return await self._send_once(request)
 
     async def send_voice(self, chat_id: int, note: VoiceNote, *, random_id: int, reply_to: int | None = None) -> int:
         """Send an Ogg/Opus voice note with the caller's random_id; its id, or 0 when delivered earlier."""
-        from telethon import utils
-        from telethon.tl import functions, types
+        from telethon.tl import functions
+
+        from twin.session.convert import reply_header, voice_media
 
         if not note.data.startswith(b"OggS"):
             raise AudioError("a voice note must be Ogg/Opus")
         peer = await self._peer(chat_id)
         with telegram_errors(self._account):
             file = await self._client.upload_file(note.data, file_name="voice.ogg")
-        levels = bytes(min(31, max(0, int(v))) for v in note.waveform)
-        audio = types.DocumentAttributeAudio(
-            duration=max(1, int(round(note.duration_s))), voice=True,
-            waveform=utils.encode_waveform(levels) if levels else None)
-        media = types.InputMediaUploadedDocument(file=file, mime_type="audio/ogg", attributes=[audio])
         request = functions.messages.SendMediaRequest(
-            peer=peer, media=media, message="", random_id=random_id, reply_to=_reply_to(reply_to))
+            peer=peer, media=voice_media(file, note), message="", random_id=random_id, reply_to=reply_header(reply_to))
         return await self._send_once(request)
 
     async def action(self, chat_id: int, action: Action) -> None:
         """Show (or cancel) "typing…" / "recording voice…" once; a FloodWait is only logged."""
-        from telethon.tl import functions, types
+        from telethon.tl import functions
 
-        request = functions.messages.SetTypingRequest(
-            peer=await self._peer(chat_id), action=getattr(types, ACTIONS[action])())
+        from twin.session.convert import ACTIONS
+
+        request = functions.messages.SetTypingRequest(peer=await self._peer(chat_id), action=ACTIONS[action]())
         try:
             with telegram_errors(self._account):
                 await self._client(request)
@@ -176,14 +166,13 @@ class TelethonTelegram:
             await self._client.send_read_acknowledge(peer, max_id=max_id)
 
     async def history(self, chat_id: int, limit: int, min_id: int = 0) -> list[HistoryMessage]:
-        """The chat's latest messages with text newer than min_id, oldest first."""
+        """The chat's latest messages newer than min_id, oldest first, media as a line of words (see to_history)."""
         from twin.session.convert import to_history
 
         peer = await self._peer(chat_id)
         with telegram_errors(self._account):
             messages = await self._client.get_messages(peer, limit=limit, min_id=min_id)
-        self_id = self._me.id if self._me else 0
-        converted = (to_history(m, self_id) for m in reversed(list(messages)))
+        converted = (to_history(m, self._me.id if self._me else 0) for m in reversed(list(messages)))
         return [m for m in converted if m is not None]
 
     async def dialogs(self, limit: int) -> list[Dialog]:
@@ -228,6 +217,8 @@ class TelethonTelegram:
 
     async def send_code(self, phone: str) -> CodeSent:
         """Ask Telegram to send a login code."""
+        from twin.session.convert import SENT_CODE_VIA
+
         with telegram_errors(self._account, login=True):
             sent = await self._client.send_code_request(phone)
         kind = type(sent.type).__name__
@@ -307,9 +298,3 @@ class TelethonTelegram:
                 return 0  # an earlier attempt was delivered; its id is unknown
             await utils.maybe_async(self._client.session.process_entities(result))
         return sent_message_id(result, request.random_id)
-
-
-def _reply_to(message_id: int | None) -> Any:
-    from telethon.tl import types
-
-    return types.InputReplyToMessage(reply_to_msg_id=message_id) if message_id else None
