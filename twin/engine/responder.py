@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from twin.db.store import Store
 
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+MEDIA_LINE = re.compile(r"\[[^\]\n]{1,80}\]")  # "[photo]", "[sticker 😂]": what came, in the twin's words
 TEMPLATE_LEFTOVERS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<end_of_turn>", "<start_of_turn>")
 NO_PROMPT = Prompt("", ())
 RETRY_NOTE = ("\n\nYour last answer could not be sent: {why}. Answer again with one short, plain chat message "
@@ -192,8 +193,7 @@ class Responder:
     def _languages(self, chat_id: int | None, history: Sequence[HistoryMessage]) -> tuple[str, ...]:
         """The languages a chat is held in: learned from the owner's messages there, and the contact's recent ones."""
         learned = str(self._chat_style(chat_id).get("language") or "")
-        recent = " ".join(m.text for m in history[-6:] if not m.outgoing)
-        return tuple(lang for lang in (learned, detect_language(recent)) if lang)
+        return tuple(lang for lang in (learned, contact_language(history)) if lang)
 
     async def away_note(self, *, contact: str, back_at: str) -> str:
         """A short away message in the persona's voice (used when hours.outside = away)."""
@@ -254,3 +254,9 @@ def parts_json(parts: PromptParts | None) -> dict[str, Any]:
                      for e in parts.examples],
         "notes": list(parts.notes),
     }
+
+
+def contact_language(history: Sequence[HistoryMessage]) -> str:
+    """The language of the contact's recent messages; media lines ("[photo]", "[sticker 😂]") are the twin's
+    words for what came, not the contact's, and do not count."""
+    return detect_language(" ".join(MEDIA_LINE.sub(" ", m.text) for m in history[-6:] if not m.outgoing))
