@@ -28,7 +28,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parents[1]
 HEAVY = ("telethon", "google.genai", "openai", "elevenlabs", "sqlalchemy", "alembic", "typer", "rich", "click",
-         "pydantic", "httpx", "httpx2", "websockets")
+         "pygments", "pydantic", "httpx", "httpx2", "websockets")
 # Fresh-interpreter import cost of each piece (statement, label).
 PIECES = [
     ("import sqlite3", "sqlite3 (stdlib)"),

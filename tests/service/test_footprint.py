@@ -20,7 +20,7 @@ from twin.db.store import Store
 from twin.engine import pipeline as pipeline_module
 from twin.lru import LRU
 
-NEVER_IN_DAEMON = {"typer", "rich", "click", "alembic", "openai", "elevenlabs", "telethon"}
+NEVER_IN_DAEMON = {"typer", "rich", "click", "pygments", "alembic", "openai", "elevenlabs", "telethon"}
 
 
 def python(code: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
@@ -87,6 +87,18 @@ def test_the_lean_entry_and_speech_adapters_import_no_sdk_until_used():
         "print(sorted(m for m in ('typer', 'rich', 'click', 'openai', 'elevenlabs', 'sqlalchemy') if m in sys.modules))"
     )
     assert python(code) == "[]"
+
+
+def test_the_lean_entry_keeps_httpx_command_line_out_and_httpx_still_works():
+    code = ("import sys\n"
+            "from twin.service.runner import keep_out_httpx_command_line\n"
+            "{guard}"
+            "import httpx\n"
+            "from google import genai\n"
+            "print(sorted(m for m in ('click', 'rich', 'pygments') if m in sys.modules), httpx.Client().__class__.__name__)")
+    assert python(code.format(guard="keep_out_httpx_command_line()\n")) == "[] Client"
+    # without it, httpx's __init__ would load its command line: the guard is what keeps them out
+    assert python(code.format(guard="")) == "['click', 'pygments', 'rich'] Client"
 
 
 def test_daemon_command_line_is_the_lean_entry(home):
