@@ -415,8 +415,8 @@ def report(figures: dict[str, Any]) -> None:
 TARGETS = {"idle": 75.0, "after": 93.0, "--help": 0.15, "history (10,000 turns)": 0.25}
 
 
-def table_rows(figures: dict[str, Any]) -> dict[str, tuple[float | None, float | None]]:
-    """figure -> (value, target) for the final table."""
+def table_rows(figures: dict[str, Any], tree: str = "") -> dict[str, tuple[float | None, float | None]]:
+    """figure -> (value, target) for the final table (CLI figures: of `tree`, else of the first checkout)."""
     rows: dict[str, tuple[float | None, float | None]] = {}
     daemon, tele = figures.get("daemon", {}), figures.get("telethon", {}).get("on_daemon_mb", 0.0)
     for phase, values in daemon.items():
@@ -425,7 +425,7 @@ def table_rows(figures: dict[str, Any]) -> dict[str, tuple[float | None, float |
             label = phase.replace("_", " ") + (" (20 chats)" if phase not in ("idle", "after_5") else "")
             rows[f"twin run {label}, MB (sandbox)"] = (round(values["rss_mb"], 1), None)
             rows[f"twin run {label}, MB + Telethon client (est.)"] = (round(values["rss_mb"] + tele, 1), target)
-    cli = next(iter(figures.get("cli", {}).values()), {})
+    cli = figures.get("cli", {}).get(tree) or next(iter(figures.get("cli", {}).values()), {})
     for name, values in cli.items():
         rows[f"twin {name}, s" if not name.startswith("python") else f"{name}, s"] = (values["wall_s"],
                                                                                        TARGETS.get(name))
@@ -436,7 +436,9 @@ def table_rows(figures: dict[str, Any]) -> dict[str, tuple[float | None, float |
 
 def final_table(before: dict[str, Any] | None, after: dict[str, Any]) -> None:
     """The closing table: before (an earlier --json) and after, against the targets."""
-    b, a = table_rows(before or {}), table_rows(after)
+    b, a = table_rows(before or {}), table_rows(after, after["tree"])
+    if before and before["tree"] in after.get("cli", {}):  # --versus the before tree: its CLI runs, same load
+        b.update({k: v for k, v in table_rows(after, before["tree"]).items() if k.endswith(", s")})
     print("\n| figure | before | after | target |\n|---|---|---|---|")
     for name, (value, target) in a.items():
         was = b.get(name, (None, None))[0]
