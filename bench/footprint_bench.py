@@ -7,8 +7,12 @@ from the sandbox's own event file, RSS from /proc/PID/status. Telethon is not lo
 so its cost is measured apart, in fresh interpreters, and reported as a separate estimated figure.
 
 Run: .venv/bin/python bench/footprint_bench.py [--tree DIR] [--versus DIR] [--quick] [--chats-1000] [--json FILE]
+                                             [--before FILE]
 --tree measures another checkout of twin (e.g. the main branch, for a before/after table); --versus adds a
-second checkout's CLI figures, run interleaved with the first so both see the same machine load.
+second checkout's CLI figures, run interleaved with the first so both see the same machine load; --before
+takes the --json of an earlier run and prints the final table, before and after, against the targets.
+Every process measured loads compiled bytecode, as an installed twin does: the tree is compiled first and
+PYTHONDONTWRITEBYTECODE is dropped (with it, each start compiles twin's modules from source again).
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parents[1]
 HEAVY = ("telethon", "google.genai", "openai", "elevenlabs", "sqlalchemy", "alembic", "typer", "rich", "click",
-         "pydantic", "httpx", "httpx2", "websockets")
+         "pygments", "pydantic", "httpx", "httpx2", "websockets")
 # Fresh-interpreter import cost of each piece (statement, label).
 PIECES = [
     ("import sqlite3", "sqlite3 (stdlib)"),
+    ("import sqlalchemy", "sqlalchemy (core)"),
     ("import sqlalchemy.orm", "sqlalchemy.orm"),
     ("import alembic.command", "alembic"),
     ("from google import genai; from google.genai import types", "google.genai"),
@@ -42,6 +47,7 @@ PIECES = [
     ("import rich.console", "rich"),
     ("import pydantic", "pydantic"),
     ("import httpx", "httpx (with its CLI: click, rich, pygments)"),
+    ("import sys; sys.modules['httpx._main'] = None; import httpx", "httpx as the daemon loads it (no CLI)"),
     ("import twin.engine.daemon", "twin.engine.daemon (+ sqlalchemy)"),
 ]
 # Loaded in a daemon that runs Gemini on SQLite: what the telethon figure is measured on top of.
@@ -74,9 +80,20 @@ def load() -> str:
     return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
 
 
+def clean_env() -> dict[str, str]:
+    """This environment without twin's settings, keys, and PYTHONDONTWRITEBYTECODE."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("TWIN_", "GEMINI", "OPENAI", "ELEVENLABS")) and k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def compile_tree(tree: Path) -> None:
+    """Bytecode for the tree's twin package and cli.py, as `pip install` leaves it."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "twin"), str(tree / "cli.py")], check=True,
+                   env=clean_env(), stdout=subprocess.DEVNULL)
+
+
 def env_for(tree: Path, home: Path, server_url: str) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TWIN_", "GEMINI", "OPENAI", "ELEVENLABS"))}
-    return {**clean, "PYTHONPATH": str(tree), "TWIN_HOME": str(home), "TWIN_TELEGRAM_BACKEND": "sandbox",
+    return {**clean_env(), "PYTHONPATH": str(tree), "TWIN_HOME": str(home), "TWIN_TELEGRAM_BACKEND": "sandbox",
             "TWIN_LLM_PROVIDER": "gemini", "TWIN_LLM_BASE_URL": server_url, "GEMINI_API_KEY": "bench-gemini-not-a-key",
             "TWIN_LLM_RETRIES": "3", "OPENAI_API_KEY": "sk-bench-not-a-key", "ELEVENLABS_API_KEY": "bench-el-not-a-key",
             "TWIN_TTS_WHEN": "mirror", "TWIN_TTS_VOICE_ID": "bench-voice", "TWIN_TIMING_SCALE": "0",
@@ -273,7 +290,7 @@ async def main():
 asyncio.run(main())
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=3600,
-                          env={**os.environ, "PYTHONPATH": f"{tree}{os.pathsep}{HERE}"}, cwd=tree)
+                          env={**clean_env(), "PYTHONPATH": f"{tree}{os.pathsep}{HERE}"}, cwd=tree)
     if done.returncode != 0:
         raise SystemExit(f"rig growth failed: {done.stderr[-800:]}")
     kb, blocks = done.stdout.split()[-2:]
@@ -287,7 +304,7 @@ def measure(statement: str, base: str = "", tree: Path = HERE) -> tuple[float, f
             "if x.startswith('VmRSS')][0].split()[1])\n"
             f"a = rss(); t = time.perf_counter()\n{statement}\nt = time.perf_counter() - t\nprint(rss() - a, t)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(tree)})
+                          env={**clean_env(), "PYTHONPATH": str(tree)})
     if done.returncode != 0:
         return float("nan"), float("nan")
     kb, seconds = done.stdout.split()
@@ -345,7 +362,7 @@ def seed_history(home: Path, n: int = 10_000) -> None:
 def cli_figures(trees: list[Path], runs: int) -> dict[str, dict[str, Any]]:
     """Each CLI figure for each tree, runs interleaved (tree A, tree B, A, B...) so both see the same load."""
     home = Path(tempfile.mkdtemp(prefix="footprint-cli-"))
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TWIN_", "GEMINI", "OPENAI", "ELEVENLABS"))}
+    clean = clean_env()
     seed_history(home)
     commands = {"python -c pass (interpreter start-up, for scale)": None, "--help": ["--help"],
                 "history (10,000 turns)": ["history"], "history --json (10,000 turns)": ["history", "--json"],
@@ -353,14 +370,14 @@ def cli_figures(trees: list[Path], runs: int) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {str(t): {} for t in trees}
     for name, args in commands.items():
         samples: dict[Path, list[tuple[float, float, float]]] = {t: [] for t in trees}
-        for _ in range(runs):
+        for _ in range(runs + 1):
             for tree in trees:
                 env = {**clean, "PYTHONPATH": str(tree), "TWIN_HOME": str(home), "COLUMNS": "120"}
                 command = [sys.executable, "-c", "pass"] if args is None else [sys.executable, str(tree / "cli.py"),
                                                                               *args]
                 samples[tree].append(timed(command, env))
         for tree in trees:
-            out[str(tree)][name] = summary(samples[tree])
+            out[str(tree)][name] = summary(samples[tree][1:])  # the first run warms the page cache, not counted
     return out
 
 
@@ -395,6 +412,46 @@ def report(figures: dict[str, Any]) -> None:
         print(f"import {name:<44} +{values['rss_mb']:5.1f} MB  {values['import_ms']:5d} ms")
 
 
+TARGETS = {"idle": 75.0, "after": 93.0, "--help": 0.15, "history (10,000 turns)": 0.25}
+
+
+def table_rows(figures: dict[str, Any], tree: str = "") -> dict[str, tuple[float | None, float | None]]:
+    """figure -> (value, target) for the final table (CLI figures: of `tree`, else of the first checkout)."""
+    rows: dict[str, tuple[float | None, float | None]] = {}
+    daemon, tele = figures.get("daemon", {}), figures.get("telethon", {}).get("on_daemon_mb", 0.0)
+    for phase, values in daemon.items():
+        if isinstance(values, dict) and "rss_mb" in values and "growth_mb" not in values:
+            target = TARGETS["idle"] if phase == "idle" else TARGETS["after"]
+            label = phase.replace("_", " ") + (" (20 chats)" if phase not in ("idle", "after_5") else "")
+            rows[f"twin run {label}, MB (sandbox)"] = (round(values["rss_mb"], 1), None)
+            rows[f"twin run {label}, MB + Telethon client (est.)"] = (round(values["rss_mb"] + tele, 1), target)
+    cli = figures.get("cli", {}).get(tree) or next(iter(figures.get("cli", {}).values()), {})
+    for name, values in cli.items():
+        rows[f"twin {name}, s" if not name.startswith("python") else f"{name}, s"] = (values["wall_s"],
+                                                                                       TARGETS.get(name))
+    for name, values in figures.get("pieces", {}).items():
+        rows[f"import {name}: MB / ms"] = (values["rss_mb"], values["import_ms"])
+    return rows
+
+
+def final_table(before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+    """The closing table: before (an earlier --json) and after, against the targets."""
+    b, a = table_rows(before or {}), table_rows(after, after["tree"])
+    if before and before["tree"] in after.get("cli", {}):  # --versus the before tree: its CLI runs, same load
+        b.update({k: v for k, v in table_rows(after, before["tree"]).items() if k.endswith(", s")})
+    print("\n| figure | before | after | target |\n|---|---|---|---|")
+    for name, (value, target) in a.items():
+        was = b.get(name, (None, None))[0]
+        if name.startswith("import "):
+            old = f"{was} / {b[name][1]}" if name in b else "-"
+            print(f"| {name} | {old} | {value} / {target} | |")
+        else:
+            print(f"| {name} | {'-' if was is None else was} | {value} | {'' if target is None else f'< {target}'} |")
+    loaded = after.get("daemon", {}).get("after_5", {}).get("modules")
+    if loaded is not None:
+        print(f"\nheavy modules in the daemon after replies: {' '.join(loaded)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", type=Path, default=HERE, help="the checkout of twin to measure")
@@ -405,9 +462,12 @@ def main() -> None:
     parser.add_argument("--chats-1000", action="store_true", help="then 1,000 more chats, one message each")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--versus", type=Path, help="another checkout: its CLI figures too, runs interleaved")
+    parser.add_argument("--before", type=Path, help="an earlier run's --json: print the before/after table")
     args = parser.parse_args()
     tree = args.tree.resolve()
     sys.path[:0] = [str(tree), str(HERE)]
+    for checkout in (tree, *([args.versus.resolve()] if args.versus else [])):
+        compile_tree(checkout)
     figures: dict[str, Any] = {"tree": str(tree), "load_start": load()}
     if not args.quick:
         figures["daemon"] = run_daemon(tree, idle_s=args.idle, many=args.replies, chats_1000=args.chats_1000)
@@ -420,6 +480,7 @@ def main() -> None:
     report(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=1))
+    final_table(json.loads(args.before.read_text()) if args.before else None, figures)
 
 
 if __name__ == "__main__":

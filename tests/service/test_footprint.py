@@ -20,7 +20,7 @@ from twin.db.store import Store
 from twin.engine import pipeline as pipeline_module
 from twin.lru import LRU
 
-NEVER_IN_DAEMON = {"typer", "rich", "click", "alembic", "openai", "elevenlabs", "telethon"}
+NEVER_IN_DAEMON = {"typer", "rich", "click", "pygments", "alembic", "openai", "elevenlabs", "telethon"}
 
 
 def python(code: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> str:
@@ -89,6 +89,19 @@ def test_the_lean_entry_and_speech_adapters_import_no_sdk_until_used():
     assert python(code) == "[]"
 
 
+def test_the_lean_entry_keeps_httpx_command_line_out_and_httpx_still_works():
+    code = ("import sys\n"
+            "from twin.service.runner import keep_out_httpx_command_line\n"
+            "{guard}"
+            "import httpx\n"
+            "from google import genai\n"
+            "cli = sorted(m for m in ('click', 'rich', 'pygments') if m in sys.modules)\n"
+            "print(cli, httpx.Client().__class__.__name__)")
+    assert python(code.format(guard="keep_out_httpx_command_line()\n")) == "[] Client"
+    # without it, httpx's __init__ would load its command line: the guard is what keeps them out
+    assert python(code.format(guard="")) == "['click', 'pygments', 'rich'] Client"
+
+
 def test_daemon_command_line_is_the_lean_entry(home):
     from twin.config import load
     from twin.service.runner import daemon_command
@@ -132,7 +145,7 @@ def test_help_lists_every_command_without_importing_one(home):
             "print('MODULES', sorted(m for m in sys.modules if m.startswith('twin')))")
     out = python(code, env={"COLUMNS": "160"})
     help_text, _, modules = out.rpartition("MODULES ")
-    assert modules == "['twin', 'twin.cli', 'twin.cli.base', 'twin.cli.coerce', 'twin.errors']"
+    assert modules == "['twin', 'twin.cli', 'twin.cli.commands']"  # not even typer: tests/test_cli_help.py
     for name, (_, line) in COMMANDS.items():
         assert f" {name} " in help_text and line in help_text, name
 

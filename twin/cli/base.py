@@ -1,7 +1,8 @@
 """The typer app, its sub-apps and what every command group shares (settings, console, time zone).
 
-Commands are registered lazily: `twin --help` lists them from COMMANDS (name, module, one-line help)
-without importing a command module, and `twin NAME` imports only the module that defines NAME.
+Commands are registered lazily: the top-level help lists them from COMMANDS (twin/cli/commands.py: name,
+module, one-line help) without importing a command module, and `twin NAME` imports only the module that
+defines NAME. `twin --help` itself does not even get here: cli.py prints it from the same table.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from twin.cli.commands import ACCOUNT_ENV, ACCOUNT_HELP, APP_HELP, COMMANDS, HELP_OPTIONS
 from twin.errors import TwinError
 
 if TYPE_CHECKING:
@@ -22,37 +24,6 @@ if TYPE_CHECKING:
 
     from twin import config
 
-# Every top-level command: name -> (module in twin.cli, one-line help), in the order `twin --help` lists them.
-# tests/service/test_footprint.py checks each line against the command's own docstring.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "login": ("service", "Log in as the owner: phone, code, and the 2FA password if the account has one."),
-    "logout": ("service", "Log the session out on Telegram's side and delete the session file."),
-    "run": ("service", "Run the twin in the foreground until Ctrl+C or SIGTERM."),
-    "start": ("service", "Start the twin in the background; returns once it is connected to Telegram."),
-    "stop": ("service", "Stop the background twin: in-flight replies finish, or resume at the next start."),
-    "restart": ("service", "Stop the background twin (if it runs) and start it again."),
-    "status": ("service", "Is twin running: connection, uptime, queue, pauses, modes, hours, last reply, last error."),
-    "logs": ("service", "The background twin's log, with secrets redacted."),
-    "doctor": ("service", "Check config, keys, session, database and ffmpeg; say how to fix what is missing."),
-    "history": ("history", "The latest turns: what came in, what the twin answered, and why."),
-    "show": ("history", "One turn whole: messages, reply, each step's time, reason, model, tokens, context and "
-                        "examples."),
-    "stats": ("history", "Replies per day and chat, skips by reason, reply delay, voice share, tokens and estimated "
-                         "cost."),
-    "export": ("history", "Every turn of the account as JSON Lines (to stdout, or --out FILE)."),
-    "forget": ("history", "Delete everything stored for one chat: turns, messages, learned examples, its settings."),
-    "mode": ("steering", "Show or set the mode: auto (send), review (drafts wait for `twin review`), off (record "
-                         "only)."),
-    "pause": ("steering", "Pause replies in one chat, or in every chat."),
-    "resume": ("steering", "End a pause (of one chat, or the account-wide one); also ends an owner-takeover pause."),
-    "review": ("steering", "Go through drafts waiting for you: send as is, edit then send, regenerate, or skip."),
-    "chat": ("persona", "Talk to your twin in the terminal as a contact would; nothing is sent to Telegram."),
-    "eval": ("persona", "Score the twin against your real replies (held out, never used as examples); or check the "
-                        "guard."),
-    "sandbox": ("sandbox", "A local stand-in for Telegram, to try twin safely."),
-    "service": ("service", "Run twin as a systemd service."),
-    "persona": ("persona", "Learn the owner's style from their chats; notes per chat."),
-}
 STANDALONE = False  # set by cli.main(): a real `twin` process (not typer's CliRunner), so `twin run` may exec
 
 
@@ -78,7 +49,7 @@ class LazyGroup(TyperGroup):
 
             importlib.import_module(f"twin.cli.{COMMANDS[cmd_name][0]}")
             self.commands[cmd_name] = command = _build(cmd_name, self.rich_markup_mode)
-            prepare(command)
+            prepare(command, ctx)
         return self.commands.get(cmd_name)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -104,7 +75,7 @@ class LazyGroup(TyperGroup):
 
 
 app = typer.Typer(cls=LazyGroup, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False,
-                  help="twin: an AI twin for your own Telegram account.")
+                  help=APP_HELP, context_settings={"help_option_names": HELP_OPTIONS})
 sandbox_app = typer.Typer(no_args_is_help=True, help=COMMANDS["sandbox"][1])
 service_app = typer.Typer(no_args_is_help=True, help=COMMANDS["service"][1])
 persona_app = typer.Typer(no_args_is_help=True, help=COMMANDS["persona"][1])
@@ -127,7 +98,7 @@ def _build(name: str, markup: Any) -> click.Command:
     raise LookupError(f"twin.cli.{COMMANDS[name][0]} does not define the command '{name}'")
 
 
-Account = Annotated[str, typer.Option("--account", "-a", envvar="TWIN_ACCOUNT", help="Which account (session).")]
+Account = Annotated[str, typer.Option("--account", "-a", envvar=ACCOUNT_ENV, help=ACCOUNT_HELP)]
 AsJson = Annotated[bool, typer.Option("--json", help="One JSON object per line, stable keys.")]
 ChatArg = Annotated[str | None, typer.Argument(help="Chat id, @username or name; leave out for every chat.")]
 

@@ -70,13 +70,15 @@ def eligible(descriptor: Any) -> bool:
                 and not descriptor.is_path)
 
 
-def prepare(command: click.Command) -> None:
+def prepare(command: click.Command, parent: click.Context | None = None) -> None:
     """Give the command's (and its subcommands') plain parameters the direct conversion."""
-    # The --help option is made (and kept) on first use: make it now, so it is prepared too.
-    help_option = command.get_help_option(command.context_class(command))
+    # The --help option is made (and kept) on first use: make it now, so it is prepared too, in a context
+    # that has the help option's names (`-h` too: the app's context_settings, inherited from `parent`).
+    ctx = command.context_class(command, parent=parent, **command.context_settings)
+    help_option = command.get_help_option(ctx)
     for param in [*command.params, *([help_option] if help_option is not None else [])]:
         descriptor = getattr(param, "type_descriptor", None)
         if descriptor is not None and getattr(param, "_runtime_param", _MISSING) is None and eligible(descriptor):
             param._runtime_param = PlainParam(descriptor.parameter_info, descriptor.annotation)  # type: ignore[attr-defined]
     for sub in getattr(command, "commands", {}).values():
-        prepare(sub)
+        prepare(sub, ctx)

@@ -80,6 +80,11 @@ def find_turns(reader: Reader, account: str, f: HistoryFilter, *, extra: int = 0
     params: dict[str, Any] = {"limit": f.limit + extra, "offset": (f.page - 1) * f.limit}
     where = _where(reader, account, f, params)
     if not f.text:
+        if where == ["t.account = :account"] and reader.dialect == "sqlite":
+            # Only the account to match: walk the turns newest first and stop after the page. Given the plain
+            # condition, SQLite picks the (account, status) index and sorts every turn of the account for one
+            # page (28 ms at 10,000 turns, growing with the table); the `+` keeps that index out.
+            where = ["+t.account = :account"]
         sql = f"SELECT {turn_columns('t.')} FROM turns t WHERE {' AND '.join(where)} ORDER BY t.id DESC"
     elif reader.dialect == "sqlite":
         ensure_derived_reader(reader)

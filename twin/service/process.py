@@ -40,7 +40,7 @@ def paths(settings: Settings) -> ServicePaths:
 
 # The heavy packages worth seeing in `twin status --json`: what the daemon has loaded so far.
 HEAVY_MODULES = ("telethon", "google.genai", "sqlalchemy", "alembic", "openai", "elevenlabs", "typer", "rich",
-                 "click", "pydantic", "httpx", "httpx2", "llama_cpp", "faster_whisper", "piper")
+                 "click", "pygments", "pydantic", "httpx", "httpx2", "llama_cpp", "faster_whisper", "piper")
 
 
 def memory_of(pid: int) -> dict[str, float] | None:
