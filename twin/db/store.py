@@ -17,7 +17,7 @@ from twin.db.tables import Base, ChatRow, MessageRow, TurnRow
 from twin.errors import StoreError
 from twin.types import HistoryMessage, Incoming, Turn
 
-SCHEMA_HEAD = "0002"  # the newest migration in twin/db/migrations/versions; a test keeps them equal
+SCHEMA_HEAD = "0003"  # the newest migration in twin/db/migrations/versions; a test keeps them equal
 MIGRATIONS = Path(__file__).with_name("migrations")
 UNFINISHED = ("waiting", "composing", "sending")
 
