@@ -19,7 +19,8 @@ from rich.console import Console
 
 from tests.fakes import T0, DownLLM, FakeClock, FakeLLM, FakeTelegram, incoming
 from tests.helpers import Rig, make_settings
-from twin.cli.render import history_table, status_view
+from twin.cli.render.status import status_view
+from twin.cli.render.turns import history_table
 from twin.db.store import Store
 from twin.engine.daemon import Daemon
 from twin.engine.pipeline import Pipeline
