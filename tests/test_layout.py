@@ -192,10 +192,10 @@ def test_a_bad_import_is_caught(tmp_path):
     bad = dict(files)
     bad["twin.db.store"] = tmp_path / "store.py"
     bad["twin.db.store"].write_text(files["twin.db.store"].read_text(encoding="utf-8")
-                                    + "\n\ndef _late() -> None:\n    from twin.cli.render import review_card\n"
+                                    + "\n\ndef _late() -> None:\n    from twin.cli.render.status import status_view\n"
                                     + "    import rich\n")
     graph, outside = import_graph(bad)
-    assert "twin.db.store (db) imports twin.cli.render (cli)" in layering_breaks(graph, outside)
+    assert "twin.db.store (db) imports twin.cli.render.status (cli)" in layering_breaks(graph, outside)
     assert "twin.db.store (db) imports rich" in layering_breaks(graph, outside)
     assert any("twin.db.store" in circle for circle in cycles(graph))  # render -> ... -> store -> render
 

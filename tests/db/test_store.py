@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from tests.fakes import T0, incoming
-from twin.db import store as store_module
+from twin.db.engine import MIGRATIONS
 from twin.db.store import SCHEMA_HEAD, UNFINISHED, Store
 from twin.types import HistoryMessage
 
@@ -18,7 +18,7 @@ def test_schema_head_matches_the_newest_migration():
     from alembic.script import ScriptDirectory
 
     cfg = Config()
-    cfg.set_main_option("script_location", str(store_module.MIGRATIONS))
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_HEAD
 
 

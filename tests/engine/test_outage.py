@@ -19,7 +19,8 @@ from rich.console import Console
 
 from tests.fakes import T0, DownLLM, FakeClock, FakeLLM, FakeTelegram, incoming
 from tests.helpers import Rig, make_settings
-from twin.cli.render import history_table, status_view
+from twin.cli.render.status import status_view
+from twin.cli.render.turns import history_table
 from twin.db.store import Store
 from twin.engine.daemon import Daemon
 from twin.engine.pipeline import Pipeline
@@ -36,11 +37,15 @@ from twin.voice.flow import VoiceFlow
 FAST = {"timing.scale": 0.05, "hours.quiet": []}  # human delays at a twentieth: seconds, not minutes
 
 
-def outage_rig(home: Path, *llms: FakeLLM, clock: FakeClock, **overrides: Any) -> Rig:
-    """A daemon over fakes whose models (primary first) sit in one chain, as app.make_llm builds it."""
+def outage_rig(home: Path, *llms: FakeLLM, clock: FakeClock, telegram: FakeTelegram | None = None,
+               **overrides: Any) -> Rig:
+    """A daemon over fakes whose models (primary first) sit in one chain, as app.make_llm builds it.
+
+    Pass the telegram of an earlier rig to start "the next process" against the same server and database.
+    """
     settings = make_settings(home, **{**FAST, **overrides})
     store = Store(settings.database_url)
-    telegram = FakeTelegram()
+    telegram = telegram or FakeTelegram()
     retries = settings.llm.retries
     chain = ModelChain([Model(llm.provider, llm, ProviderHealth(llm.provider, clock, down_after=retries + 1,
                                                                  rng=random.Random(i)))

@@ -248,3 +248,47 @@ def _blocked(llm: FakeLLM):  # type: ignore[no-untyped-def]
         return Completion(None, llm.provider, llm.model, reason="blocked: SAFETY")
 
     return complete
+
+
+def test_the_lasting_state_is_handed_over_on_each_change_and_taken_back_after_a_restart() -> None:
+    clock = FakeClock()
+    h = health(clock)
+    written: list[dict[str, object]] = []
+    h.on_change = written.append
+    assert h.success() is False and written == []  # nothing changed: nothing written
+    h.failure(err503())
+    (state,) = written
+    assert state["down_since"] == T0.isoformat() and state["tries"] == 1 and state["told"] == ["outage"]
+    assert state["last_error"] == "HTTP 503" and state["next_try"] == h.next_try.isoformat()  # type: ignore[union-attr]
+    h.failure(err503())  # a call that began before the outage was known: the plan (and the state) stands
+    assert len(written) == 1
+
+    later = health(clock)  # the next process
+    later.restore(state)
+    assert (later.down_since, later.next_try, later.tries, later.last_error) == (T0, h.next_try, 1, "HTTP 503")
+    assert later.usable(clock.now()) == "wait" and later.notices == []
+    assert later.snapshot() == h.snapshot()
+    clock.set(h.next_try)  # type: ignore[arg-type]
+    assert later.usable(clock.now()) == "probe"
+    later.failure(err503(), probe=True)
+    assert later.tries == 2 and later.notices == []  # the outage goes on: the owner was told already
+    clock.set(T0 + timedelta(minutes=4))
+    assert later.success() is True
+    assert later.notices == ["gemini is back after 4 min; waiting replies go out now."]
+
+
+def test_an_unreadable_stored_state_starts_up() -> None:
+    h = health(FakeClock())
+    h.restore({"down_since": "yesterday", "tries": "many", "told": "x"})
+    assert not h.down and h.tries == 0 and h.usable(T0) == "up"
+    h.restore(None)
+    assert not h.down
+
+
+def test_short_error_blanks_key_shaped_text_and_stays_short() -> None:
+    leak = ProviderError("gemini: unexpected ValueError: key=AIzaSyA1b2C3d4E5f6G7h8 rejected; token sk-proj-abcdef12")
+    assert short_error(leak) == "unexpected ValueError: *** rejected; token ***"
+    long = ProviderError("openai: " + "word " * 60)
+    assert len(short_error(long)) <= 120 and short_error(long).endswith("…")
+    assert short_error(ProviderError("x: connection reset (ConnectionResetError)", retryable=True)) == \
+        "connection reset"

@@ -97,7 +97,7 @@ def test_history_and_show_print_the_bracket_lines_as_written():
 
     from rich.console import Console
 
-    from twin.cli.render import history_table, review_card, turn_detail
+    from twin.cli.render.turns import history_table, review_card, turn_detail
 
     extra = {"media": {"1": {"kind": "photo", "label": "photo"}},
              "looked": [{"id": 1, "kind": "photo", "label": "photo", "given": "image"}],

@@ -45,7 +45,7 @@ def history(
 
         write_csv(reversed(turns), sys.stdout)
     else:
-        from twin.cli.render import history_table
+        from twin.cli.render.turns import history_table
 
         base.paged(history_table(turns, tz, page=page, more=more), rows=len(turns))
 
@@ -64,7 +64,7 @@ def show(ctx: typer.Context, turn_id: Annotated[int, typer.Argument(metavar="ID"
     if as_json:
         typer.echo(base.json_line(turn))
     else:
-        from twin.cli.render import turn_detail
+        from twin.cli.render.turns import turn_detail
 
         base.console().print(turn_detail(turn, base.tz(settings)))
 
@@ -88,7 +88,7 @@ def stats(ctx: typer.Context,
     if as_json:
         typer.echo(json.dumps(result.as_json(), ensure_ascii=False))
     else:
-        from twin.cli.render import stats_view
+        from twin.cli.render.stats import stats_view
 
         base.paged(stats_view(result, tz), rows=len(result.per_day) + 40)
 

@@ -63,7 +63,7 @@ def persona_learn(
 def persona_show(ctx: typer.Context, chat: Annotated[int | None, typer.Option(help="A chat's own style.")] = None
                  ) -> None:
     """The persona, your learned style in short sentences, and the notes per chat."""
-    from twin.cli.render import persona_view
+    from twin.cli.render.persona import persona_view
     from twin.service.persona_ops import show as show_persona
 
     base.paged(persona_view(show_persona(base.settings(ctx), chat)))
@@ -95,7 +95,7 @@ def evaluate(
     """Score the twin against your real replies (held out, never used as examples); or check the guard."""
     import asyncio
 
-    from twin.cli.render import choice_view, compare_view, eval_view, guard_view
+    from twin.cli.render.persona import choice_view, compare_view, eval_view, guard_view
     from twin.service import persona_ops as ops
 
     settings = base.settings(ctx)

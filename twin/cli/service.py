@@ -120,7 +120,7 @@ def status(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", h
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False))
     else:
-        from twin.cli.render import status_view
+        from twin.cli.render.status import status_view
 
         base.console().print(status_view(report, base.tz(settings)))
 
@@ -161,7 +161,7 @@ def service_install(ctx: typer.Context,
 @base.app.command()
 def doctor(ctx: typer.Context) -> None:
     """Check config, keys, session, database and ffmpeg; say how to fix what is missing."""
-    from twin.cli.render import doctor_table
+    from twin.cli.render.status import doctor_table
     from twin.service.doctor import run_checks
 
     checks = run_checks(base.settings(ctx))

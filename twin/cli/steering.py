@@ -34,7 +34,7 @@ def mode(ctx: typer.Context, words: Annotated[list[str] | None, typer.Argument(
 
 
 def _show_steering(settings: Settings) -> None:
-    from twin.cli.render import chat_settings_table
+    from twin.cli.render.status import chat_settings_table
     from twin.service.status import status_report
 
     report = status_report(settings, base.now())
@@ -99,7 +99,7 @@ class _ReviewUI:
         typer.echo(text)
 
     def show(self, turn: Any, position: int, total: int) -> None:
-        from twin.cli.render import review_card
+        from twin.cli.render.turns import review_card
 
         base.console().print(review_card(turn, position, total, self.tz))
 

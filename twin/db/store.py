@@ -1,45 +1,27 @@
-"""The database behind domain methods: turns, chat messages, chat state."""
+"""The database behind domain methods: turns, chat messages, chat state.
+
+Opening and migrating is twin.db.engine; rows become values in twin.db.rows.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from twin.db.derived import ensure_derived
+from twin.db.engine import open_engine, schema_version, upgrade
 from twin.db.exchange_index import create_exchange_index
+from twin.db.rows import ChatState, to_turn
 from twin.db.tables import Base, ChatRow, MessageRow, TurnRow
 from twin.errors import StoreError
 from twin.types import HistoryMessage, Incoming, Turn
 
-SCHEMA_HEAD = "0002"  # the newest migration in twin/db/migrations/versions; a test keeps them equal
-MIGRATIONS = Path(__file__).with_name("migrations")
+SCHEMA_HEAD = "0003"  # the newest migration in twin/db/migrations/versions; a test keeps them equal
 UNFINISHED = ("waiting", "composing", "sending")
-
-
-@dataclass(frozen=True)
-class ChatState:
-    chat_id: int
-    title: str
-    username: str | None
-    history_fetched: bool
-    paused_until: datetime | None
-    mode: str | None
-    extra: dict[str, Any]
-
-
-def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 class Store:
@@ -47,14 +29,7 @@ class Store:
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self.engine = sa.create_engine(url)
-        except Exception as exc:  # bad URL, missing driver
-            raise StoreError(f"cannot open the database: {exc.__class__.__name__}: {exc}") from None
-        if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _on_connect)
+        self.engine = open_engine(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
         if migrate:
             self.migrate()
@@ -62,33 +37,13 @@ class Store:
     # --- schema -----------------------------------------------------------------------
     def schema_version(self) -> str | None:
         """The applied migration, or None for an empty database (one query when there is a schema)."""
-        try:
-            with self.engine.connect() as conn:
-                try:
-                    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
-                except sa.exc.DBAPIError:
-                    conn.rollback()
-                    if sa.inspect(conn).has_table("alembic_version"):
-                        raise
-                    return None
-        except sa.exc.OperationalError as exc:
-            raise StoreError(f"cannot open the database: {exc.orig}") from None
+        return schema_version(self.engine)
 
     def migrate(self) -> None:
         """Bring the schema to the newest migration (Alembic is imported only when needed)."""
         if self.schema_version() == SCHEMA_HEAD:
             return
-        from alembic import command
-        from alembic.config import Config
-
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
-            if self.engine.dialect.name == "postgresql":
-                # Daemons of several accounts may start together on one database: one migrates.
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727465)"))
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        upgrade(self.engine)
         self.ensure_search()
 
     def ensure_search(self) -> None:
@@ -148,7 +103,7 @@ class Store:
             row = conn.execute(_TURN_BY_ID, {"id": turn_id}).first()
         if row is None or (account is not None and row.account != account):
             return None
-        return _to_turn(row)
+        return to_turn(row)
 
     def turns(
         self,
@@ -174,7 +129,7 @@ class Store:
         order = TurnRow.id.desc() if newest_first else TurnRow.id.asc()
         with self.session() as s:
             rows = s.scalars(query.order_by(order).limit(limit)).all()
-        return [_to_turn(r) for r in rows]
+        return [to_turn(r) for r in rows]
 
     def resolve_chat(self, account: str, text: str) -> int | None:
         """A chat id from an id, an @username or a chat title (the latest match)."""
@@ -256,7 +211,6 @@ class Store:
             for key, value in values.items():
                 setattr(row, key, value)
 
-
     def merge_chat_extra(self, account: str, chat_id: int, **values: Any) -> None:
         """Add keys to a chat's extra state (last send, away period, streaks, muted...)."""
         with self.session() as s, s.begin():
@@ -275,36 +229,6 @@ _RECENT = (
     .where(_MESSAGES.c.account == sa.bindparam("account"), _MESSAGES.c.chat_id == sa.bindparam("chat_id"))
     .order_by(_MESSAGES.c.message_id.desc()).limit(sa.bindparam("limit"))
 )
-
-
-def _to_turn(row: Any) -> Turn:
-    return Turn(
-        id=row.id,
-        account=row.account,
-        chat_id=row.chat_id,
-        chat_title=row.chat_title,
-        sender_id=row.sender_id,
-        sender_name=row.sender_name,
-        incoming_ids=tuple(row.incoming_ids or ()),
-        incoming_text=row.incoming_text,
-        kind=row.kind,
-        status=row.status,
-        reason=row.reason,
-        received_at=row.received_at,
-        reply_text=row.reply_text,
-        reply_ids=tuple(row.reply_ids or ()),
-        provider=row.provider,
-        model=row.model,
-        tokens_in=row.tokens_in,
-        tokens_out=row.tokens_out,
-        sent_at=row.sent_at,
-        transcript=row.transcript,
-        voice=row.voice,
-        random_id=row.random_id,
-        attempts=row.attempts,
-        due_at=row.due_at,
-        extra=dict(row.extra or {}),
-    )
 
 
 __all__ = ["Store", "ChatState", "Base", "SCHEMA_HEAD"]

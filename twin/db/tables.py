@@ -123,6 +123,16 @@ class ChatRow(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class StateRow(Base):
+    """Small durable state of the running twin, one JSON value per key (a model's health, ...)."""
+
+    __tablename__ = "twin_state"
+    account: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(160), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime]
+
+
 # --- persona learning (twin/persona/): the owner's messages, exchanges, notes, eval runs --------------
 # The full-text index over persona_exchanges.contact_text is raw DDL (an FTS5 table on SQLite, a GIN
 # expression index on PostgreSQL): twin.db.exchange_index creates it.

@@ -1,7 +1,8 @@
 """Start -> consume and schedule until a stop flag -> graceful shutdown.
 
 The consumer writes every message and its decision to the queue; the scheduler starts the
-due turns, one worker per chat, so chats proceed concurrently and each one in order.
+due turns, one worker per chat (twin.engine.workers), so chats proceed concurrently and each one
+in order. Every connect, and a safety net while idle, asks for missed updates (twin.engine.catchup).
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from twin.backoff import Backoff
 from twin.clock import Clock
 from twin.config import Settings
 from twin.db.store import Store
+from twin.engine.catchup import CatchUp
 from twin.engine.changes import Changes
 from twin.engine.hours import Hours, next_change
 from twin.engine.owner import OwnerWatch
 from twin.engine.pipeline import Pipeline
-from twin.engine.queue import OFFLINE_REASON, ReplyQueue
+from twin.engine.queue import ReplyQueue
 from twin.engine.rules import ChatContext, decide, mode_of
-from twin.engine.sender import RETRY_OFFLINE_S
-from twin.errors import Disconnected, TelegramError
+from twin.engine.workers import Workers
+from twin.errors import Disconnected
 from twin.media.describe import shown_text
 from twin.session.base import Telegram
 from twin.types import Change, Incoming, Me, media_json
@@ -57,7 +59,9 @@ class Daemon:
         self.started_at = clock.now()
         self.last_error = ""
         self.owner = OwnerWatch(settings=settings, store=store, queue=self.queue, pipeline=pipeline, clock=clock)
-        self._last_heard = clock.now()  # when the last update arrived (the safety-net catch-up counts from it)
+        self.catch_up = CatchUp(telegram, clock, settings.telegram.catch_up_s)
+        self.workers = Workers(store=store, queue=self.queue, pipeline=pipeline, clock=clock, running=self._workers,
+                               wake=self._wake, report=self._report)
 
     # --- lifecycle ----------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -86,7 +90,7 @@ class Daemon:
                     log.info("reconnected; missed messages are caught up")
                 first = False
                 self.connected.set()
-                await self._catch_up("connected")
+                await self.catch_up.ask("connected")
                 if self.queue.retry_offline(self.clock.now()):
                     self._wake.set()  # replies cut off by the lost connection go out now
                 lost = await self._serve(stop)
@@ -98,7 +102,7 @@ class Daemon:
                 await self.telegram.stop()
                 await self._sleep(backoff.next(), stop)
         finally:
-            await self._drain(self.settings.service.stop_timeout_s)
+            await self.workers.drain(self.settings.service.stop_timeout_s)
             await self.telegram.stop()
             self.connected.clear()
             log.info("stopped")
@@ -129,19 +133,10 @@ class Daemon:
         except Exception as exc:  # cosmetic for the rules; never fatal
             log.warning("could not read the dialog list: %s", exc)
 
-    async def _drain(self, timeout_s: float) -> None:
-        """Let in-flight turns finish; past the timeout they are cancelled and resume next start."""
-        workers = list(self._workers.values())
-        if workers:
-            _, pending = await asyncio.wait(workers, timeout=timeout_s)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-
     # --- receiving ----------------------------------------------------------------------
     async def _consume(self) -> None:
         async for update in self.telegram.incoming():
-            self._last_heard = self.clock.now()
+            self.catch_up.heard()
             if isinstance(update, Incoming):
                 await self.handle(update)
             else:
@@ -152,31 +147,9 @@ class Daemon:
         try:
             log.info("%s", self.changes.apply(update))
         except Exception as exc:  # the per-update boundary: log, keep serving
-            self.last_error = f"{exc.__class__.__name__}: {exc}"
+            self._report(f"{exc.__class__.__name__}: {exc}")
             log.exception("could not apply %s", type(update).__name__)
         self._wake.set()
-
-    async def _catch_up(self, why: str) -> None:
-        """Ask Telegram for what this session missed; it comes through incoming() like any update."""
-        self._last_heard = self.clock.now()  # asked (or tried to): the safety net counts from here
-        try:
-            await self.telegram.catch_up()
-        except TelegramError as exc:  # the stream reports a lost connection; the safety net tries again
-            log.info("could not ask for missed updates (%s): %s", why, exc)
-            return
-        log.debug("asked for missed updates (%s)", why)
-
-    async def _keep_up(self) -> float:
-        """The safety net: a session the server forgot gets no pushed updates until it asks for them.
-
-        Returns the seconds until it is next due (the scheduler wakes for it).
-        """
-        every = self.settings.telegram.catch_up_s
-        if every <= 0:
-            return float("inf")
-        if (self.clock.now() - self._last_heard).total_seconds() >= every:
-            await self._catch_up(f"nothing heard for {every:g} s")
-        return max(0.0, every - (self.clock.now() - self._last_heard).total_seconds())
 
     async def handle(self, message: Incoming) -> int | None:
         """Record one message and its decision; returns the turn id (None: the owner's own or a repeat)."""
@@ -186,7 +159,7 @@ class Daemon:
                 return None
             return self._ingest(message)
         except Exception as exc:  # the per-message boundary: log, keep serving
-            self.last_error = f"{exc.__class__.__name__}: {exc}"
+            self._report(f"{exc.__class__.__name__}: {exc}")
             log.exception("could not handle message %s in chat %s", message.message_id, message.chat_id)
             return None
 
@@ -270,12 +243,10 @@ class Daemon:
     async def _schedule(self) -> None:
         """Start due turns (one per chat at a time); sleep until the next due time or a new message."""
         while True:
-            now = self.clock.now()
-            for turn_id, chat_id in self.queue.runnable(now, busy=list(self._workers)):
-                self._workers[chat_id] = asyncio.create_task(self._work(chat_id, turn_id))
+            self.workers.start_due()
             while self.pipeline.notices:
                 await self._notify(self.pipeline.notices.pop(0))
-            catch_up_in = await self._keep_up()
+            catch_up_in = await self.catch_up.keep_up()  # the safety net; the scheduler wakes for it
             next_due = self.queue.next_due()
             delay = min(self.settings.timing.tick_s, catch_up_in)
             if next_due is not None:
@@ -283,24 +254,8 @@ class Daemon:
             await self._sleep(delay, self._wake)
             self._wake.clear()
 
-    async def _work(self, chat_id: int, turn_id: int) -> None:
-        try:
-            await self.pipeline.process(turn_id)
-        except asyncio.CancelledError:
-            raise
-        except Disconnected as exc:  # typing or reading when the connection dropped: not the turn's fault
-            reason = f"{OFFLINE_REASON} while composing ({exc}); tried again"
-            now = self.clock.now()
-            if self.queue.wait_for_connection(turn_id, now, now + timedelta(seconds=RETRY_OFFLINE_S), reason):
-                log.info("turn %s: %s", turn_id, reason)
-        except Exception as exc:  # the per-turn boundary: record, keep serving
-            self.last_error = f"{exc.__class__.__name__}: {exc}"
-            log.exception("turn %s failed unexpectedly", turn_id)
-            self.store.update_turn(turn_id, self.clock.now(), status="failed",
-                                   reason=f"internal error: {exc.__class__.__name__}")
-        finally:
-            self._workers.pop(chat_id, None)
-            self._wake.set()
+    def _report(self, error: str) -> None:
+        self.last_error = error
 
     def snapshot(self) -> dict[str, object]:
         """What `twin status` shows about the running daemon."""
@@ -318,17 +273,7 @@ class Daemon:
 
     async def idle(self, max_rounds: int = 100_000) -> None:
         """Wait until nothing is running or due (for tests and benchmarks with an auto-advancing clock)."""
-        for _ in range(max_rounds):
-            if self._workers:
-                await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
-            elif self.queue.next_due() is None:
-                await asyncio.sleep(0)
-                if not self._workers and self.queue.next_due() is None:
-                    return
-            else:
-                await asyncio.sleep(0)
-        raise TimeoutError("the queue did not drain")
-
+        await self.workers.idle(max_rounds)
 
     async def _sleep(self, seconds: float, event: asyncio.Event) -> None:
         """Sleep on the clock, or less if the event is set meanwhile."""

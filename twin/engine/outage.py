@@ -1,7 +1,10 @@
 """Waiting out a model outage: a turn goes back to `waiting` with the next try, and is released after.
 
 Pure decisions over a turn and the time, plus the one write that releases the turns that waited
-once the model answers again (spread out, like a person catching up, not all at once).
+once the model answers again (spread out, like a person catching up, not all at once). Each
+model's health is kept in the database (twin_state, "health:<label>|<model>") on every change
+and taken back at start, so a restart mid-outage neither hammers the dead provider nor tells
+the owner twice.
 """
 
 from __future__ import annotations
@@ -10,15 +13,20 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
+from functools import partial
+from typing import Any
 
 from twin.config import Settings
+from twin.db.state import State
 from twin.db.store import Store
-from twin.llm.chain import ModelChain, stagger
+from twin.errors import StoreError
+from twin.llm.chain import Model, ModelChain, stagger
 from twin.llm.health import MODEL_WAIT
 from twin.types import Turn
 
 log = logging.getLogger("twin.pipeline")
 RETRY_SPREAD_S = 20.0  # turns held for the same next try start within this (times timing.scale)
+HEALTH = "health:"  # the twin_state keys of the models' health
 LEFT_FOR_OWNER = ("Replies that waited longer than timing.stale_after_h for the model are left for you: "
                   "twin history --status needs_owner")
 
@@ -52,6 +60,11 @@ def plan_wait(turn: Turn, retry_at: datetime, why: str, *, settings: Settings, t
     return Wait("waiting", f"{MODEL_WAIT}: {why}; next try {due.astimezone(tz):%H:%M}", due)
 
 
+def health_key(model: Model) -> str:
+    """Where a model's health is stored: by the name the owner knows it by and the model it runs."""
+    return f"{HEALTH}{model.label}|{model.llm.model}"
+
+
 def release(store: Store, account: str, now: datetime, rng: random.Random, scale: float) -> int:
     """The model is back: the turns that waited for it are due now, one after another (oldest first)."""
     held = [t for t in store.turns(account, status=["waiting"], limit=100_000, newest_first=False)
@@ -76,6 +89,28 @@ class Outages:
         self.notices = notices  # the pipeline's: the daemon posts them in Saved Messages
         self._left_told = False  # the owner heard that replies were left to them in this outage
         self._probe: int | None = None  # the one turn let through to try a model that is down
+        self.saved = State(store, account)
+        self._restore()
+
+    def _restore(self) -> None:
+        """Each model's health as the last process left it; every change is written from now on."""
+        stored = self.saved.under(HEALTH)
+        for order, model in enumerate(self.chain.models):
+            key = health_key(model)
+            model.health.restore(stored.get(key))
+            if model.health.down:
+                log.info("%s", model.health.describe() + " (before the restart); it is tried again at the next try")
+            extra: dict[str, Any] = {"model": model.llm.model, "order": order}
+            model.health.on_change = partial(self._save, key, extra)
+            if key not in stored:
+                self._save(key, extra, model.health.state())  # `twin status` lists it while the twin is down
+        self.saved.keep_only(HEALTH, [health_key(m) for m in self.chain.models])
+
+    def _save(self, key: str, extra: dict[str, Any], state: dict[str, object]) -> None:
+        try:
+            self.saved.put(key, {**state, **extra}, self.chain.clock.now())
+        except StoreError as exc:  # the health still works in memory; the next change tries again
+            log.warning("could not store the model's health: %s", exc)
 
     def held(self, turn: Turn, now: datetime) -> bool:
         """While no model may be called (an outage, before its next try) the turn waits, not composed."""

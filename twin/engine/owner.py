@@ -14,7 +14,8 @@ from twin.clock import Clock
 from twin.config import Settings
 from twin.db.sent import SentParts
 from twin.db.store import Store
-from twin.engine.pipeline import TAKEOVER, Pipeline
+from twin.engine.pipeline import Pipeline
+from twin.engine.presence import TAKEOVER
 from twin.engine.queue import ReplyQueue
 from twin.types import HistoryMessage, Incoming
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from twin.config import Settings
 from twin.db.derived import ensure_derived_reader
-from twin.db.reader import Reader, open_reader, read_time
+from twin.db.reader import Reader, open_reader, read_json, read_time
 from twin.db.search import latest_title
 from twin.engine.hours import Hours, next_change
 from twin.engine.steer import FOREVER, GLOBAL_CHAT
 from twin.errors import TwinError
-from twin.llm.health import MODEL_WAIT
+from twin.llm.health import MODEL_WAIT, view
 from twin.service.process import memory_of, paths, read_status, running_pid
 
 QUEUE_STATES = ("review", "waiting", "composing", "sending")
@@ -85,6 +85,16 @@ def _waiting_for_model(reader: Reader, account: str) -> dict[str, Any]:
     return {"count": int(count or 0), "next_try": when.isoformat() if when else None}
 
 
+def stored_models(reader: Reader, account: str) -> list[dict[str, Any]]:
+    """Each model's health as the daemon last stored it (primary first): what status shows while it is down."""
+    if not reader.has_table("twin_state"):
+        return []
+    rows = reader.rows("SELECT value FROM twin_state WHERE account = :a AND key LIKE 'health:%'", {"a": account})
+    states = [v for v in (read_json(r[0]) for r in rows) if isinstance(v, dict)]
+    states.sort(key=lambda v: int(v.get("order") or 0))
+    return [{**view(v), "model": v.get("model"), "fallback": bool(v.get("order"))} for v in states]
+
+
 def model_lines(report: dict[str, Any], tz: tzinfo) -> list[str]:
     """'gemini unavailable since 12:04 (last: HTTP 503), 7 replies waiting, next try 12:09', per model down."""
     def hm(iso: object) -> str:
@@ -98,6 +108,8 @@ def model_lines(report: dict[str, Any], tz: tzinfo) -> list[str]:
         if m.get("available"):
             continue
         line = f"{m['name']} unavailable since {hm(m['since'])} (last: {m.get('last_error') or '?'})"
+        if report.get("models_source") == "database":
+            line += " when the twin last ran"
         if up:
             line += f", answering with {up[0]}"
         if waiting["count"]:
@@ -142,6 +154,7 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
         "last_catch_up": file.get("last_catch_up") if running else None,
         "hours": hours_now(settings, now),
         "models": file.get("providers") or [] if running else [],
+        "models_source": "daemon" if running else "database",
         "waiting_for_model": {"count": 0, "next_try": None},
         **_footprint(daemon_pid, file),
     }
@@ -154,4 +167,6 @@ def status_report(settings: Settings, now: datetime) -> dict[str, Any]:
         ensure_derived_reader(reader)  # the (account, status) index the queue counts need; cheap when present
         report.update(_from_db(reader, settings, now))
         report["waiting_for_model"] = _waiting_for_model(reader, settings.account)
+        if not running:
+            report["models"] = stored_models(reader, settings.account)
     return report
