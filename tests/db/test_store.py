@@ -69,3 +69,35 @@ def test_unfinished_lists_the_queue_in_order(tmp_path: Path):
     store.add_turn("default", [incoming("b")], status="answered", now=T0)
     c = store.add_turn("default", [incoming("c")], status="sending", now=T0)
     assert [t.id for t in store.turns("default", status=UNFINISHED, newest_first=False)] == [a, c]
+
+
+class _Killed(Exception):
+    """Stands in for SIGKILL: the migration stops right after one statement went through."""
+
+
+def test_a_migration_cut_short_leaves_no_half_made_schema(tmp_path: Path):
+    # Found by the crash test: a daemon killed during its first migration left `chats` created and
+    # no version row, and every later start failed with "table chats already exists".
+    from twin.db.engine import open_engine, upgrade
+
+    url = f"sqlite:///{tmp_path}/twin.db"
+    engine = open_engine(url)
+
+    def die_after_chats(conn, cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if statement.lstrip().startswith("CREATE TABLE chats"):
+            raise _Killed
+
+    sa.event.listen(engine, "after_cursor_execute", die_after_chats)
+    try:
+        upgrade(engine)
+    except _Killed:
+        pass
+    else:
+        raise AssertionError("the migration was expected to stop after CREATE TABLE chats")
+    sa.event.remove(engine, "after_cursor_execute", die_after_chats)
+    with engine.connect() as conn:  # nothing of it is left: not the table, not a version row
+        names = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars().all()
+    assert "chats" not in names and "alembic_version" not in names
+    engine.dispose()
+    store = Store(url)  # the next start migrates from scratch
+    assert store.schema_version() == SCHEMA_HEAD

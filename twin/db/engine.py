@@ -51,15 +51,33 @@ def schema_version(engine: sa.Engine) -> str | None:
 
 
 def upgrade(engine: sa.Engine) -> None:
-    """Apply every migration not applied yet (Alembic is imported here only)."""
+    """Apply every migration not applied yet, all or nothing (Alembic is imported here only).
+
+    One transaction holds every migration and the version row, so a process killed mid-migration
+    leaves the schema as it was, never half made. PostgreSQL runs DDL in transactions as it is;
+    Python's sqlite3 does not (it opens a transaction only before INSERT/UPDATE/DELETE, so each
+    CREATE TABLE commits by itself), hence the explicit BEGIN IMMEDIATE on a connection whose
+    implicit transaction handling is off for the duration. IMMEDIATE also keeps a second process
+    from migrating at the same time.
+    """
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Daemons of several accounts may start together on one database: one migrates.
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(727465)"))
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection if engine.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.isolation_level = None
+        try:
+            with conn.begin():
+                if raw is not None:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif engine.dialect.name == "postgresql":
+                    # Daemons of several accounts may start together on one database: one migrates.
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(727465)"))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            if raw is not None:
+                raw.isolation_level = ""  # back to sqlite3's default
